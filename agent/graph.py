@@ -1,0 +1,369 @@
+"""The agent: a bounded loop that routes a question to one tool, runs it, and answers from
+the tool's labelled facts, with every number checked against those facts.
+
+Two ways to get the tool decision from the model, chosen by ``mode``:
+
+``route``  the model fills a small JSON schema (``{"tool": <const>, ...arguments}`` per
+           tool, or ``{"tool": "none", "reply": ...}``), enforced by the server's
+           schema-constrained decoding (llama.cpp grammar, vLLM guided decoding);
+``tools``  native OpenAI tool calls, with a tolerant parser for calls the model writes as
+           text (``<tool_call>`` tags, fenced or bare JSON), validated against the schema.
+
+Either way the tool runs here, and the final answer is written by a second call that sees
+only the tool's summary and facts. A failed tool call is shown to the router once more so
+it can correct its arguments (``max_steps`` bounds the loop).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+import httpx
+import openai
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
+from agent import grounding
+from agent.llm import response_format
+from prompts import load_prompt, prompt_version
+from tools.registry import SCHEMAS, ToolContext, call_tool
+from tools.result import ErrorResult
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+MEMORY_TURNS = 3
+PROMPTS = (
+    "router",
+    "answer",
+    "repair",
+    "fallback",
+    "tools_system",
+    "decision_support",
+    "capabilities",
+)
+
+
+def detect_language(text: str) -> str:
+    """"Chinese" when the text has any CJK ideograph, else "English"."""
+    return "Chinese" if _CJK.search(text) else "English"
+
+
+@dataclass
+class Decision:
+    tool: str
+    arguments: dict = field(default_factory=dict)
+    reply: str = ""
+
+
+@dataclass
+class ToolCall:
+    name: str
+    arguments: dict
+    output: dict
+    seconds: float
+
+
+@dataclass
+class Turn:
+    question: str
+    answer: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    grounded: bool = True
+    ungrounded: list[str] = field(default_factory=list)
+    grounding: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    language: str = "English"
+    mode: str = "route"
+    repaired: bool = False
+    replaced: bool = False
+    error: str | None = None
+    llm_calls: list[dict] = field(default_factory=list)
+    prompt_versions: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Event:
+    """One step of a turn, for the page and the CLI: ``kind`` is ``tool_start``,
+    ``tool_end``, ``token``, ``replace`` (the streamed text was replaced), ``error`` or
+    ``final``."""
+
+    kind: str
+    data: Any = None
+
+
+def route_schema(schemas: dict[str, dict]) -> dict:
+    """One object per tool, ``tool`` first as a constant, plus the ``none`` reply."""
+    variants = []
+    for name, s in schemas.items():
+        props = {"tool": {"const": name}}
+        props.update({k: {"type": v["type"]} for k, v in s["parameters"]["properties"].items()})
+        variants.append(
+            {"type": "object", "properties": props, "required": ["tool", *props.keys() - {"tool"}]}
+        )
+    variants.append(
+        {
+            "type": "object",
+            "properties": {"tool": {"const": "none"}, "reply": {"type": "string"}},
+            "required": ["tool", "reply"],
+        }
+    )
+    for v in variants:
+        v["required"] = ["tool"] + sorted(r for r in v["required"] if r != "tool")
+    return {"anyOf": variants}
+
+
+_TAGGED = re.compile(r"<tool_call>\s*(\{.*?\})\s*</tool_call>", re.S)
+_FENCED = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.S)
+
+
+def _json_objects(text: str) -> list[dict]:
+    found = [m.group(1) for m in _TAGGED.finditer(text)] or [m.group(1) for m in _FENCED.finditer(text)]
+    if not found:
+        dec = json.JSONDecoder()
+        i = text.find("{")
+        while i != -1:
+            try:
+                obj, end = dec.raw_decode(text[i:])
+                found.append(json.dumps(obj))
+                i = text.find("{", i + end)
+            except json.JSONDecodeError:
+                i = text.find("{", i + 1)
+    out = []
+    for s in found:
+        try:
+            obj = json.loads(s)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict):
+            out.append(obj)
+    return out
+
+
+def parse_decision(text: str) -> Decision | None:
+    """A tool decision from model text: route JSON, ``{"name", "arguments"}`` in tags,
+    fenced or bare JSON. Unknown tool names are rejected (None)."""
+    for obj in _json_objects(text or ""):
+        name = obj.get("tool") or obj.get("name") or (obj.get("function") or {}).get("name")
+        if name == "none":
+            return Decision("none", {}, str(obj.get("reply", "")))
+        if name in SCHEMAS:
+            args = obj.get("arguments") or obj.get("parameters") or {}
+            if isinstance(args, str):
+                try:
+                    args = json.loads(args)
+                except json.JSONDecodeError:
+                    args = {}
+            if not args:
+                args = {k: v for k, v in obj.items() if k in SCHEMAS[name]["parameters"]["properties"]}
+            return Decision(name, dict(args))
+    return None
+
+
+class Agent:
+    """Routes, runs tools, answers, checks numbers. One instance serves many sessions."""
+
+    def __init__(
+        self,
+        model,
+        ctx: ToolContext,
+        *,
+        dialect: str = "openai",
+        mode: str = "route",
+        max_steps: int = 3,
+        today: date | None = None,
+    ):
+        if mode not in ("route", "tools"):
+            raise ValueError(f"mode must be 'route' or 'tools', got {mode!r}")
+        self.model = model
+        self.ctx = ctx
+        self.dialect = dialect
+        self.mode = mode
+        self.max_steps = max_steps
+        self.today = today
+        self.memory: dict[str, list[BaseMessage]] = {}
+        self._schema = route_schema(SCHEMAS)
+
+    # -- model calls ------------------------------------------------------------------
+    def _context(self) -> dict:
+        return {
+            "wards": [w.model_dump() for w in self.ctx.hospital.wards],
+            "today": (self.today or date.today()).isoformat(),
+        }
+
+    def _timed(self, turn: Turn, purpose: str, fn):
+        t0 = time.perf_counter()
+        msg = fn()
+        usage = getattr(msg, "usage_metadata", None) or {}
+        turn.llm_calls.append(
+            {
+                "purpose": purpose,
+                "seconds": round(time.perf_counter() - t0, 3),
+                "tokens": usage.get("total_tokens"),
+            }
+        )
+        return msg
+
+    def decide(self, turn: Turn, history: list[BaseMessage], error: str | None) -> Decision:
+        if self.mode == "route":
+            system = load_prompt(
+                "router", tools=list(SCHEMAS.values()), error=error, **self._context()
+            )
+            msgs = [SystemMessage(system), *history, HumanMessage(turn.question)]
+            fmt = response_format(self._schema, self.dialect)
+            msg = self._timed(
+                turn, "route", lambda: self.model.invoke(msgs, response_format=fmt, max_tokens=256)
+            )
+            return parse_decision(str(msg.content)) or Decision("none", reply=str(msg.content))
+        system = load_prompt("tools_system", **self._context())
+        if error:
+            system += f"\nThe previous tool call failed: {error}"
+        tools = [{"type": "function", "function": s} for s in SCHEMAS.values()]
+        msgs = [SystemMessage(system), *history, HumanMessage(turn.question)]
+        bound = self.model.bind_tools(tools, tool_choice="auto")
+        msg = self._timed(turn, "tools", lambda: bound.invoke(msgs, max_tokens=256))
+        for call in getattr(msg, "tool_calls", None) or []:
+            if call["name"] in SCHEMAS:
+                return Decision(call["name"], dict(call["args"]))
+        return parse_decision(str(msg.content)) or Decision("none", reply=str(msg.content))
+
+    def _answer_messages(self, turn: Turn, history, results: list[dict]) -> list[BaseMessage]:
+        system = load_prompt("answer", language=turn.language, results=results)
+        return [SystemMessage(system), *history, HumanMessage(turn.question)]
+
+    # -- the turn ---------------------------------------------------------------------
+    def stream(self, question: str, session_id: str = "default") -> Iterator[Event]:
+        """Run one turn, yielding events; the last event is ``final`` with the :class:`Turn`."""
+        t0 = time.perf_counter()
+        turn = Turn(
+            question=question,
+            language=detect_language(question),
+            mode=self.mode,
+            prompt_versions=[prompt_version(p) for p in PROMPTS],
+        )
+        history = self.memory.setdefault(session_id, [])
+        results: list[dict] = []
+        try:
+            decision = None
+            error = None
+            for _ in range(self.max_steps):
+                decision = self.decide(turn, history, error)
+                if decision.tool == "none":
+                    break
+                yield Event("tool_start", {"name": decision.tool, "arguments": decision.arguments})
+                t1 = time.perf_counter()
+                result = call_tool(self.ctx, decision.tool, decision.arguments)
+                call = ToolCall(
+                    decision.tool,
+                    decision.arguments,
+                    result.model_dump(mode="json"),
+                    round(time.perf_counter() - t1, 3),
+                )
+                turn.tool_calls.append(call)
+                results.append({"name": decision.tool, **result.reading()})
+                yield Event("tool_end", call)
+                if not isinstance(result, ErrorResult):
+                    break
+                error = result.summary
+            if results:
+                answer = yield from self._write_answer(turn, history, results)
+            else:
+                answer = decision.reply if decision else ""
+                self._check(turn, answer, results)
+                if not turn.grounded or not answer.strip():
+                    answer = load_prompt("capabilities", language=turn.language)
+                    turn.replaced = True
+                    self._check(turn, answer, results)
+                    yield Event("replace", answer)
+        except (openai.APIError, httpx.HTTPError) as e:
+            answer = self._server_failure(turn, e, results)
+            yield Event("error", turn.error)
+        if any(c.name == "similar_cases" for c in turn.tool_calls) and not turn.error:
+            label = load_prompt("decision_support", language=turn.language)
+            if label not in answer:
+                answer = f"{answer}\n\n{label}"
+                yield Event("token", f"\n\n{label}")
+        turn.answer = answer
+        turn.seconds = round(time.perf_counter() - t0, 3)
+        if not turn.error:
+            history.extend([HumanMessage(question), AIMessage(answer)])
+            del history[: -2 * MEMORY_TURNS]
+        yield Event("final", turn)
+
+    def ask(self, question: str, session_id: str = "default") -> Turn:
+        """Run one turn to the end and return it."""
+        final = None
+        for ev in self.stream(question, session_id):
+            if ev.kind == "final":
+                final = ev.data
+        assert final is not None
+        return final
+
+    def _write_answer(self, turn: Turn, history, results: list[dict]):
+        msgs = self._answer_messages(turn, history, results)
+        t0 = time.perf_counter()
+        parts: list[str] = []
+        tokens = None
+        for chunk in self.model.stream(msgs, max_tokens=320):
+            text = str(chunk.content or "")
+            if text:
+                parts.append(text)
+                yield Event("token", text)
+            usage = getattr(chunk, "usage_metadata", None)
+            if usage:
+                tokens = usage.get("total_tokens")
+        turn.llm_calls.append(
+            {"purpose": "answer", "seconds": round(time.perf_counter() - t0, 3), "tokens": tokens}
+        )
+        answer = "".join(parts).strip()
+        self._check(turn, answer, results)
+        if not turn.grounded:
+            repair = load_prompt("repair", numbers=turn.ungrounded, language=turn.language)
+            msg = self._timed(
+                turn,
+                "repair",
+                lambda: self.model.invoke(
+                    [*msgs, AIMessage(answer), HumanMessage(repair)], max_tokens=320
+                ),
+            )
+            answer = str(msg.content).strip()
+            turn.repaired = True
+            self._check(turn, answer, results)
+            if not turn.grounded:
+                answer = load_prompt("fallback", language=turn.language, results=results)
+                turn.replaced = True
+                self._check(turn, answer, results)
+            yield Event("replace", answer)
+        return answer
+
+    def _check(self, turn: Turn, answer: str, results: list[dict]) -> None:
+        facts = [f for r in results for f in r.get("facts", [])]
+        texts = [json.dumps(c.output, ensure_ascii=False) for c in turn.tool_calls]
+        report = grounding.check(answer, facts, turn.question, texts)
+        turn.grounded = report.grounded
+        turn.ungrounded = report.ungrounded
+        turn.grounding = [{"number": f.number, "fact": f.source} for f in report.findings]
+
+    def _server_failure(self, turn: Turn, e: Exception, results: list[dict]) -> str:
+        kind = "timed out" if isinstance(e, openai.APITimeoutError | httpx.TimeoutException) else (
+            "is not reachable" if isinstance(e, openai.APIConnectionError | httpx.ConnectError)
+            else f"returned an error ({type(e).__name__})"
+        )
+        turn.error = (
+            f"The language model server {kind}. Check that it is running (`wardwise up`) "
+            "or point WARDWISE_LLM_URL at a working server."
+        )
+        if results:  # the tools ran: give their own words rather than nothing
+            answer = load_prompt("fallback", language=turn.language, results=results)
+            turn.replaced = True
+            self._check(turn, answer, results)
+            return answer
+        turn.grounded, turn.ungrounded, turn.grounding = True, [], []
+        return turn.error
+

@@ -1,0 +1,87 @@
+"""Numeric grounding: every number in an answer must come from a labelled fact of a tool
+output of the same turn, or from the user's own message.
+
+Identifiers that contain digits (ward "5B", record "C00042", quantile "P90") are not
+quantities and are skipped; ISO dates must appear in a tool output; a list marker ("1.")
+at the start of a line is skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+_IDENT = re.compile(r"(?<![0-9])(?:[A-Za-z]+[0-9][A-Za-z0-9]*|[0-9]+[A-Za-z][A-Za-z0-9]*)(?![0-9])")
+_LIST_MARK = re.compile(r"(?m)^\s*\d{1,2}[.)、]\s")
+_NUMBER = re.compile(r"(?<![0-9.])\d+(?:,\d{3})*(?:\.\d+)?(?![0-9])(\s*%)?")
+_UNITS_WORDS = re.compile(r"(?i)\b(?:covid|icd)-?\d+\b")
+
+
+@dataclass
+class Finding:
+    number: str
+    source: str  # a fact label, "user message", or "" when ungrounded
+
+
+@dataclass
+class GroundingReport:
+    grounded: bool
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ungrounded(self) -> list[str]:
+        return [f.number for f in self.findings if not f.source]
+
+
+def _values(facts: list[dict]) -> list[tuple[float, str]]:
+    out = []
+    for f in facts:
+        v = f.get("value")
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, int | float):
+            out.append((float(v), f.get("label", "")))
+        elif isinstance(v, str):
+            for m in _NUMBER.finditer(v):
+                out.append((float(m.group(0).rstrip("% ").replace(",", "")), f.get("label", "")))
+    return out
+
+
+def _matches(text: str, value: float, percent: bool) -> bool:
+    n = float(text.replace(",", ""))
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    candidates = [value]
+    if percent:
+        candidates.append(value * 100)
+    for v in candidates:
+        if round(v, decimals) == n or abs(v - n) < 1e-9:
+            return True
+        if decimals == 0 and abs(v - n) < 0.5 + 1e-9:
+            return True
+    return False
+
+
+def numbers_in(text: str) -> list[tuple[str, bool]]:
+    """Quantities in ``text`` as (digits, is_percent), identifiers and dates removed."""
+    text = _DATE.sub(" ", text)
+    text = _UNITS_WORDS.sub(" ", text)
+    text = _IDENT.sub(" ", text)
+    text = _LIST_MARK.sub(" ", text)
+    return [(m.group(0).rstrip("% ").strip(), bool(m.group(1))) for m in _NUMBER.finditer(text)]
+
+
+def check(answer: str, facts: list[dict], user_message: str, tool_texts: list[str]) -> GroundingReport:
+    """Match every number of ``answer`` to a fact (or the user's message)."""
+    findings: list[Finding] = []
+    known_dates = {d for t in tool_texts for d in _DATE.findall(t)} | set(_DATE.findall(user_message))
+    for d in _DATE.findall(answer):
+        findings.append(Finding(d, "tool output date" if d in known_dates else ""))
+    values = _values(facts)
+    user_numbers = {float(n.replace(",", "")) for n, _ in numbers_in(user_message)}
+    for number, percent in numbers_in(answer):
+        source = next((label for v, label in values if _matches(number, v, percent)), "")
+        if not source and float(number.replace(",", "")) in user_numbers:
+            source = "user message"
+        findings.append(Finding(number + ("%" if percent else ""), source))
+    return GroundingReport(all(f.source for f in findings), findings)

@@ -1,0 +1,69 @@
+"""Wiring: build the tool context and the agent from Settings (the entry points call this)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent.settings import Settings
+from knowledge import hospital as hospital_data
+from tools.forecast import Forecaster
+from tools.registry import ToolContext
+
+
+def ensure_demo(settings: Settings, log=print) -> None:
+    """First run: generate the demo hospital and case records and index them."""
+    data = Path(settings.data_dir)
+    if not (data / "wards.csv").exists():
+        from knowledge.demo import generate
+
+        log(f"no hospital data yet: generating the demo hospital in {data}")
+        generate(data)
+    if not (data / "cases.jsonl").exists():
+        from knowledge.cases_demo import generate_cases, write_cases
+
+        write_cases(data / "cases.jsonl", generate_cases())
+    if not Path(settings.index_dir).exists():
+        build_index(settings, log=log)
+
+
+def build_index(settings: Settings, log=print) -> int:
+    from knowledge.cases_demo import read_cases
+    from knowledge.store import CaseIndex
+
+    records = read_cases(Path(settings.data_dir) / "cases.jsonl")
+    log(f"indexing {len(records)} case records into {settings.index_dir} ...")
+    index = CaseIndex(Path(settings.index_dir))
+    index.build(records)
+    return index.count()
+
+
+def build_context(settings: Settings) -> ToolContext:
+    hospital = hospital_data.load(Path(settings.data_dir))
+
+    def case_index():
+        from knowledge.store import CaseIndex
+
+        return CaseIndex(Path(settings.index_dir))
+
+    return ToolContext(
+        hospital=hospital,
+        forecaster=Forecaster(hospital),
+        case_index_factory=case_index,
+        solver=settings.solver,
+    )
+
+
+def build_agent(settings: Settings, log=print):
+    """Connect to (or start) the model server and build the agent.
+
+    Returns ``(agent, embedded_server_or_None)``; stop the server when done.
+    """
+    from agent.graph import Agent
+    from agent.llm import connect, make_chat_model
+
+    ensure_demo(settings, log=log)
+    ctx = build_context(settings)
+    base_url, dialect, server = connect(settings, log=log)
+    model = make_chat_model(settings, base_url)
+    agent = Agent(model, ctx, dialect=dialect, mode=settings.agent_mode, max_steps=settings.max_steps)
+    return agent, server

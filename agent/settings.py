@@ -1,0 +1,65 @@
+"""One frozen Settings object, built at the entry points and passed down.
+
+Values come from ``WARDWISE_*`` environment variables, then an optional TOML file
+(``WARDWISE_CONFIG`` or ``./wardwise.toml``), then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+HOME = Path(os.environ.get("WARDWISE_HOME", Path.home() / ".wardwise"))
+CACHE = Path(os.environ.get("WARDWISE_CACHE", Path.home() / ".cache" / "wardwise"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WARDWISE_", frozen=True, extra="ignore")
+
+    llm_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible base URL (e.g. http://gpu-host:8000/v1). "
+        "Unset: start the embedded CPU server.",
+    )
+    llm_model: str = Field(default="qwen2.5-coder-1.5b", description="model name sent to the server")
+    llm_api_key: str = "not-needed"
+    llm_timeout: float = Field(default=120.0, description="seconds per LLM request")
+    agent_mode: str = Field(
+        default="route", description="route (schema-constrained routing) or tools (native calls)"
+    )
+    max_steps: int = 3
+    embedded_model: str = Field(default="qwen2.5-coder-1.5b", description="key in agent/models.py")
+    embedded_port: int = 8765
+    embedded_threads: int = 2
+    embedded_ctx: int = 4096
+    data_dir: Path = HOME / "data"
+    index_dir: Path = HOME / "index"
+    cache_dir: Path = CACHE
+    audit_dir: Path = HOME / "audit"
+    host: str = "127.0.0.1"
+    port: int = 7860
+    solver: str = "cbc"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = os.environ.get("WARDWISE_CONFIG", "wardwise.toml")
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml),
+        )
