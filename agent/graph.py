@@ -154,7 +154,8 @@ def parse_decision(text: str) -> Decision | None:
         if name == "none":
             return Decision("none", {}, str(obj.get("reply", "")))
         if name in SCHEMAS:
-            args = obj.get("arguments") or obj.get("parameters") or {}
+            fn = obj.get("function") or {}
+            args = obj.get("arguments") or obj.get("parameters") or fn.get("arguments") or {}
             if isinstance(args, str):
                 try:
                     args = json.loads(args)

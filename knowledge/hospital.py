@@ -104,6 +104,7 @@ class Hospital:
 
 
 def _read_rows(path: Path, columns: list[str], model: type[BaseModel], problems: list) -> list:
+    """Valid rows as ``(line_number, row)``; every bad line goes into ``problems``."""
     rows = []
     name = path.name
     try:
@@ -130,7 +131,7 @@ def _read_rows(path: Path, columns: list[str], model: type[BaseModel], problems:
                 continue
             raw = {h: v.strip() for h, v in zip(header, rec, strict=True) if h in columns}
             try:
-                rows.append(model.model_validate(raw))
+                rows.append((lineno, model.model_validate(raw)))
             except ValidationError as e:
                 msg = "; ".join(
                     f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
@@ -142,7 +143,7 @@ def _read_rows(path: Path, columns: list[str], model: type[BaseModel], problems:
 def validate(wards_csv: Path, daily_csv: Path) -> Hospital:
     """Parse and check both files; raise :class:`DataError` listing every bad line."""
     problems: list[tuple[str, int, str]] = []
-    wards = _read_rows(Path(wards_csv), WARD_COLUMNS, Ward, problems)
+    wards = [w for _, w in _read_rows(Path(wards_csv), WARD_COLUMNS, Ward, problems)]
     daily = _read_rows(Path(daily_csv), DAILY_COLUMNS, DailyRow, problems)
     ids = [w.ward_id for w in wards]
     dup = {i for i in ids if ids.count(i) > 1}
@@ -150,7 +151,7 @@ def validate(wards_csv: Path, daily_csv: Path) -> Hospital:
         problems.append((Path(wards_csv).name, 0, f"duplicate ward_id(s): {', '.join(sorted(dup))}"))
     known = set(ids)
     seen: set[tuple] = set()
-    for lineno, r in enumerate(daily, start=2):
+    for lineno, r in daily:
         if r.ward_id not in known:
             problems.append((Path(daily_csv).name, lineno, f"unknown ward_id {r.ward_id!r}"))
         if (r.date, r.ward_id) in seen:
@@ -160,7 +161,7 @@ def validate(wards_csv: Path, daily_csv: Path) -> Hospital:
         problems.append((Path(daily_csv).name, 0, "no daily rows"))
     if problems:
         raise DataError(problems)
-    frame = pd.DataFrame([r.model_dump() for r in daily])
+    frame = pd.DataFrame([r.model_dump() for _, r in daily])
     frame["date"] = pd.to_datetime(frame["date"])
     return Hospital(tuple(wards), frame.sort_values(["ward_id", "date"]).reset_index(drop=True))
 

@@ -1,0 +1,160 @@
+"""The agent's control flow, with a scripted fake model (no model quality is tested here)."""
+
+import json
+import socket
+from pathlib import Path
+
+import openai
+import pytest
+from langchain_core.messages import AIMessage
+
+from agent.fake import ScriptedChatModel
+from agent.graph import Agent, parse_decision
+from tests.conftest import END
+
+
+def route(tool, **args):
+    return json.dumps({"tool": tool, **args})
+
+
+def agent_with(ctx, *script, mode="route"):
+    model = ScriptedChatModel(script=list(script))
+    return Agent(model, ctx, dialect="llama-cpp", mode=mode, today=END), model
+
+
+def facts_of(turn, i=0):
+    return {f["label"]: f["value"] for f in turn.tool_calls[i].output["facts"]}
+
+
+def test_route_tool_answer_grounded(ctx, forecaster):
+    fc = forecaster.forecast("CARD", 7)
+    p90 = {f.label: f.value for f in fc.facts}["peak P90 occupied beds, next 7 days"]
+    agent, model = agent_with(
+        ctx, route("forecast_beds", ward="心内科", days=7), f"Cardiology needs up to {p90} beds (P90)."
+    )
+    turn = agent.ask("How many beds will cardiology need next week?")
+    assert [c.name for c in turn.tool_calls] == ["forecast_beds"]
+    assert turn.tool_calls[0].arguments == {"ward": "心内科", "days": 7}
+    assert turn.grounded and not turn.repaired and turn.answer.endswith("(P90).")
+    assert turn.grounding == [{"number": str(p90), "fact": "peak P90 occupied beds, next 7 days"}]
+    fmt = model.calls[0]["kwargs"]["response_format"]
+    assert fmt["type"] == "json_object" and fmt["schema"]["anyOf"][0]["properties"]["tool"]
+    # the answer call sees the facts, not the raw days
+    system = model.calls[1]["messages"][0].content
+    assert "peak P90 occupied beds" in system and '"p50"' not in system
+
+
+def test_ungrounded_answer_is_repaired_once(ctx):
+    fc = ctx.forecaster.forecast("ICU", 7)
+    beds = {f.label: f.value for f in fc.facts}["physical beds on the ward"]
+    agent, model = agent_with(
+        ctx, route("forecast_beds", ward="ICU", days=7), "ICU needs 99 beds.", f"The ICU has {beds} beds."
+    )
+    turn = agent.ask("ICU beds next week?")
+    assert turn.repaired and not turn.replaced and turn.grounded
+    assert turn.answer == f"The ICU has {beds} beds."
+    assert "99" in model.calls[2]["messages"][-1].content  # the repair prompt names the number
+
+
+def test_answer_that_stays_ungrounded_is_replaced_by_the_tool_summary(ctx):
+    agent, _ = agent_with(ctx, route("forecast_beds", ward="ICU", days=7), "99 beds", "still 98")
+    turn = agent.ask("下周ICU需要多少床？")
+    assert turn.replaced and turn.grounded
+    assert turn.tool_calls[0].output["summary"] in turn.answer
+    assert turn.answer.startswith("以下为工具的结论")
+
+
+def test_failed_tool_call_is_rerouted_with_the_error(ctx):
+    agent, model = agent_with(
+        ctx,
+        route("forecast_beds", ward="Narnia", days=7),
+        route("forecast_beds", ward="CARD", days=7),
+        "Cardiology forecast ready.",
+    )
+    turn = agent.ask("Beds for Narnia ward?")
+    assert [c.output["ok"] for c in turn.tool_calls] == [False, True]
+    assert "unknown ward" in model.calls[1]["messages"][0].content
+
+
+def test_max_steps_bounds_the_loop(ctx):
+    bad = route("forecast_beds", ward="Narnia", days=7)
+    agent, _ = agent_with(ctx, bad, bad, bad, "Sorry, I do not know that ward.")
+    turn = agent.ask("Narnia?")
+    assert len(turn.tool_calls) == 3 and turn.grounded
+
+
+def test_no_tool_reply_and_ungrounded_chitchat(ctx):
+    agent, _ = agent_with(ctx, route("none", reply="Hello! Ask me about beds."))
+    assert agent.ask("hi").answer == "Hello! Ask me about beds."
+    agent, _ = agent_with(ctx, route("none", reply="You need 17 beds."))
+    turn = agent.ask("hi")
+    assert turn.replaced and "17" not in turn.answer and turn.grounded
+
+
+def test_native_tool_calls_and_tolerant_text_calls(ctx):
+    call = AIMessage(content="", tool_calls=[{"name": "forecast_beds", "args": {"ward": "ICU", "days": 3}, "id": "1"}])
+    agent, model = agent_with(ctx, call, "ok", mode="tools")
+    turn = agent.ask("ICU next 3 days?")
+    assert turn.tool_calls[0].arguments == {"ward": "ICU", "days": 3}
+    assert model.calls[0]["kwargs"]["tools"][0]["function"]["name"] == "forecast_beds"
+    fenced = '```json\n{"name": "forecast_beds", "arguments": {"ward": "RESP", "days": 7}}\n```'
+    agent, _ = agent_with(ctx, fenced, "ok", mode="tools")
+    assert agent.ask("呼吸科下周？").tool_calls[0].arguments == {"ward": "RESP", "days": 7}
+
+
+@pytest.mark.parametrize(
+    "text,tool,args",
+    [
+        ('<tool_call>\n{"name": "plan_beds", "arguments": {"days": 5}}\n</tool_call>', "plan_beds", {"days": 5}),
+        ('Sure: {"tool": "forecast_beds", "ward": "PED", "days": 7}', "forecast_beds", {"ward": "PED", "days": 7}),
+        ('{"function": {"name": "similar_cases", "arguments": "{\\"text\\": \\"chest pain\\"}"}}', "similar_cases", {"text": "chest pain"}),
+    ],
+)
+def test_parse_decision_formats(text, tool, args):
+    d = parse_decision(text)
+    assert d.tool == tool and d.arguments == args
+
+
+def test_parse_decision_rejects_unknown_tools_and_prose():
+    assert parse_decision('{"name": "drop_database", "arguments": {}}') is None
+    assert parse_decision("I think you need beds.") is None
+
+
+def test_memory_keeps_each_session_apart(ctx):
+    agent, model = agent_with(
+        ctx, route("none", reply="Hello A"), route("none", reply="Hello B"), route("none", reply="again")
+    )
+    agent.ask("I am nurse A", session_id="a")
+    agent.ask("I am nurse B", session_id="b")
+    agent.ask("who am I?", session_id="a")
+    seen = [m.content for m in model.calls[2]["messages"]]
+    assert "I am nurse A" in seen and "I am nurse B" not in seen
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_dead_server_gives_a_clear_error_not_a_trace(ctx):
+    from agent.llm import make_chat_model
+    from agent.settings import Settings
+
+    settings = Settings(llm_timeout=5, data_dir=Path("/nonexistent"))
+    model = make_chat_model(settings, f"http://127.0.0.1:{_free_port()}/v1")
+    agent = Agent(model, ctx, dialect="openai", today=END)
+    events = list(agent.stream("How many beds will cardiology need next week?"))
+    turn = events[-1].data
+    assert "not reachable" in turn.error and "WARDWISE_LLM_URL" in turn.error
+    assert turn.answer == turn.error and "error" in [e.kind for e in events]
+
+
+def test_server_dying_after_the_tool_still_returns_the_tool_result(ctx):
+    agent, _ = agent_with(
+        ctx,
+        route("forecast_beds", ward="CARD", days=7),
+        openai.APIConnectionError(request=__import__("httpx").Request("POST", "http://x")),
+    )
+    turn = agent.ask("Beds for cardiology?")
+    assert turn.error and turn.replaced and turn.tool_calls[0].output["summary"] in turn.answer

@@ -1,0 +1,33 @@
+from agent.grounding import check, numbers_in
+
+FACTS = [
+    {"label": "peak P90 occupied beds", "value": 45},
+    {"label": "coverage", "value": 0.86},
+    {"label": "MASE", "value": 0.51},
+    {"label": "beds", "value": 34},
+    {"label": "mean P50", "value": 35.4},
+]
+
+
+def test_identifiers_dates_and_list_markers_are_not_quantities():
+    assert numbers_in("Ward 5B, record C00042, P90, 2026-12-04\n1. foo") == []
+
+
+def test_every_number_maps_to_a_fact():
+    r = check("心内科P90最多45张床，共34张，覆盖率86%，MASE 0.51，均值约35。", FACTS, "下周", [])
+    assert r.grounded
+    assert {f.number: f.source for f in r.findings}["86%"] == "coverage"
+
+
+def test_invented_numbers_are_caught():
+    r = check("Cardiology needs 10-12 beds; it has 34.", FACTS, "next week", [])
+    assert not r.grounded and r.ungrounded == ["10", "12"]
+
+
+def test_numbers_from_the_user_message_are_allowed():
+    assert check("Over the next 14 days ...", FACTS, "next 14 days?", []).grounded
+
+
+def test_dates_must_come_from_tool_output():
+    assert check("peak on 2026-12-04", FACTS, "q", ['"date": "2026-12-04"']).grounded
+    assert not check("peak on 2026-12-05", FACTS, "q", ['"date": "2026-12-04"']).grounded

@@ -1,0 +1,40 @@
+import pytest
+from jinja2 import UndefinedError
+
+from prompts import load_prompt, prompt_names, prompt_version
+from tools.registry import SCHEMAS
+
+VARS = {
+    "router": dict(tools=list(SCHEMAS.values()), wards=[], today="2026-06-30", error=None),
+    "answer": dict(language="English", results=[{"name": "t", "summary": "s", "facts": []}]),
+    "repair": dict(numbers=["3"], language="Chinese"),
+    "fallback": dict(language="Chinese", results=[{"summary": "s"}]),
+    "tools_system": dict(wards=[], today="2026-06-30"),
+    "decision_support": dict(language="English"),
+    "capabilities": dict(language="Chinese"),
+}
+
+
+def test_every_prompt_is_covered_and_versioned():
+    assert set(prompt_names()) == set(VARS)
+    for name in prompt_names():
+        assert prompt_version(name).startswith(f"{name}@")
+
+
+@pytest.mark.parametrize("name", sorted(VARS))
+def test_every_prompt_renders(name):
+    text = load_prompt(name, **VARS[name])
+    assert text and "{{" not in text and "{%" not in text
+
+
+def test_missing_variable_raises_instead_of_leaving_a_blank():
+    with pytest.raises(UndefinedError):
+        load_prompt("answer", results=[])
+
+
+def test_router_lists_every_tool_and_argument():
+    text = load_prompt("router", **VARS["router"])
+    for name, schema in SCHEMAS.items():
+        assert name in text
+        for arg in schema["parameters"]["properties"]:
+            assert f"{arg} (" in text

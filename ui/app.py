@@ -1,0 +1,188 @@
+"""The chat page (Gradio). It only adapts: :func:`turn_messages` maps agent events to chat
+messages (tested without a browser); :func:`build_page` lays out the page."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+log = logging.getLogger("wardwise.ui")
+
+plt.rcParams["font.sans-serif"] = ["WenQuanYi Micro Hei", "Noto Sans CJK SC", "DejaVu Sans"]
+plt.rcParams["axes.unicode_minus"] = False
+
+LABELS = {
+    "English": {
+        "title": "## Wardwise: hospital operations assistant",
+        "placeholder": "Ask about beds, staffing or similar cases, e.g. How many beds will "
+        "cardiology need next week?",
+        "send": "Send",
+        "trace": "Tool call",
+        "chart": "Forecast (occupied beds)",
+        "table": "Bed and nurse plan",
+        "p50": "P50 (median)",
+        "band": "P10-P90",
+        "beds": "beds on ward",
+        "error": "Problem",
+    },
+    "中文": {
+        "title": "## Wardwise 医院运营助手",
+        "placeholder": "询问床位、排班或相似病例，例如：下周心内科需要多少张床？",
+        "send": "发送",
+        "trace": "工具调用",
+        "chart": "预测（占用床位）",
+        "table": "床位与护士计划",
+        "p50": "P50（中位数）",
+        "band": "P10-P90 区间",
+        "beds": "病区床位数",
+        "error": "问题",
+    },
+}
+
+
+def turn_messages(events: list, ui_language: str = "English") -> list[dict]:
+    """Chat messages for one turn so far: a collapsible message per tool call (its
+    arguments, summary and time), then the answer text as it streams."""
+    labels = LABELS[ui_language]
+    messages: list[dict] = []
+    answer = ""
+    for ev in events:
+        if ev.kind == "tool_start":
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": f"`{ev.data['name']}({_args(ev.data['arguments'])})`",
+                    "metadata": {"title": f"🔧 {labels['trace']}: {ev.data['name']}",
+                                 "status": "pending"},
+                }
+            )
+        elif ev.kind == "tool_end":
+            c = ev.data
+            messages[-1] = {
+                "role": "assistant",
+                "content": f"`{c.name}({_args(c.arguments)})`\n\n{c.output.get('summary', '')}",
+                "metadata": {
+                    "title": f"🔧 {labels['trace']}: {c.name}",
+                    "status": "done",
+                    "duration": c.seconds,
+                },
+            }
+        elif ev.kind == "token":
+            answer += ev.data
+        elif ev.kind == "replace":
+            answer = ev.data
+        elif ev.kind == "error":
+            answer = f"⚠️ {labels['error']}: {ev.data}"
+        elif ev.kind == "final":
+            answer = ev.data.answer if not ev.data.error else f"⚠️ {labels['error']}: {ev.data.error}"
+    if answer:
+        messages.append({"role": "assistant", "content": answer})
+    return messages
+
+
+def _args(arguments: dict) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in arguments.items())
+
+
+def tool_output(events: list, name: str) -> dict | None:
+    """The last successful output of tool ``name`` in this turn, if it ran."""
+    for ev in reversed(events):
+        if ev.kind == "tool_end" and ev.data.name == name and ev.data.output.get("ok"):
+            return ev.data.output
+    return None
+
+
+def fan_chart(forecast: dict, ui_language: str = "English"):
+    """Matplotlib figure: P10-P90 band, P50 line, the ward's beds."""
+    labels = LABELS[ui_language]
+    days = forecast["days"]
+    x = [d["date"] for d in days]
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    ax.fill_between(x, [d["p10"] for d in days], [d["p90"] for d in days], alpha=0.3,
+                    label=labels["band"])
+    ax.plot(x, [d["p50"] for d in days], marker="o", label=labels["p50"])
+    ax.axhline(forecast["beds"], color="red", linestyle="--", label=labels["beds"])
+    name = forecast["ward_name_zh"] if ui_language == "中文" else forecast["ward_name"]
+    ax.set_title(f"{name} ({forecast['ward_id']})")
+    ax.tick_params(axis="x", rotation=45)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plan_table(plan: dict) -> pd.DataFrame:
+    rows = []
+    for r in plan.get("rows", []):
+        row = {k: r[k] for k in ("date", "ward_id", "demand", "beds_open", "surge_open",
+                                 "transfers_in", "transfers_out", "unmet") if k in r}
+        row.update({f"RN {s}": n for s, n in (r.get("nurses") or {}).items()})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def build_page(agent) -> Any:
+    import gradio as gr
+
+    def respond(message: str, history: list, session: str, ui_language: str):
+        history = list(history or []) + [{"role": "user", "content": message}]
+        events: list = []
+        chart, table = gr.update(), gr.update()
+        try:
+            for ev in agent.stream(message, session):
+                events.append(ev)
+                if ev.kind == "tool_end":
+                    fc = tool_output(events, "forecast_beds")
+                    if fc:
+                        chart = gr.update(value=fan_chart(fc, ui_language), visible=True)
+                    pl = tool_output(events, "plan_beds")
+                    if pl:
+                        table = gr.update(value=plan_table(pl), visible=True)
+                yield history + turn_messages(events, ui_language), "", chart, table
+        except Exception as e:  # a bug: keep the page alive, say so plainly, log the trace
+            log.exception("turn failed")
+            msg = {"role": "assistant", "content": f"⚠️ {LABELS[ui_language]['error']}: {e}"}
+            yield history + turn_messages(events, ui_language) + [msg], "", chart, table
+
+    def relabel(ui_language: str):
+        lb = LABELS[ui_language]
+        return (
+            gr.update(value=lb["title"]),
+            gr.update(placeholder=lb["placeholder"]),
+            gr.update(value=lb["send"]),
+            gr.update(label=lb["chart"]),
+            gr.update(label=lb["table"]),
+        )
+
+    with gr.Blocks(title="Wardwise") as page:
+        session = gr.State(lambda: uuid.uuid4().hex)
+        with gr.Row():
+            title = gr.Markdown(LABELS["English"]["title"])
+            ui_language = gr.Radio(["English", "中文"], value="English", label="Language / 语言",
+                                   elem_id="ui-language")
+        chat = gr.Chatbot(height=480, elem_id="chat", label="Wardwise")
+        with gr.Row():
+            box = gr.Textbox(placeholder=LABELS["English"]["placeholder"], show_label=False,
+                             scale=8, elem_id="question")
+            send = gr.Button(LABELS["English"]["send"], variant="primary", scale=1, elem_id="send")
+        chart = gr.Plot(label=LABELS["English"]["chart"], visible=False, elem_id="fan-chart")
+        table = gr.Dataframe(label=LABELS["English"]["table"], visible=False, elem_id="plan")
+        inputs = [box, chat, session, ui_language]
+        outputs = [chat, box, chart, table]
+        box.submit(respond, inputs, outputs)
+        send.click(respond, inputs, outputs)
+        ui_language.change(relabel, ui_language, [title, box, send, chart, table])
+    return page
+
+
+def launch(agent, settings, port: int) -> None:
+    page = build_page(agent)
+    page.queue(default_concurrency_limit=2).launch(
+        server_name=settings.host, server_port=port, show_error=True, inbrowser=False
+    )
