@@ -1,0 +1,52 @@
+# Wardwise: `make up` sets everything up in .venv and starts the chat page;
+# `make test` sets up and runs the whole test suite (what CI runs).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CACHE := $(HOME)/.cache/wardwise
+LLAMA := llama-cpp-python==0.3.36
+export HF_HUB_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: up setup test test-fast lint system-deps browser-deps clean
+
+up: setup
+	$(BIN)/wardwise up
+
+setup: system-deps $(VENV)/.installed
+	$(BIN)/wardwise model pull
+
+# CJK font for the page and the charts (Chinese renders as boxes without it).
+system-deps:
+	@fc-list 2>/dev/null | grep -qi "WenQuanYi Micro Hei" || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei fontconfig >/dev/null; }
+
+# Debian's Chromium for the browser test (Playwright cannot download browsers here).
+browser-deps: system-deps
+	@command -v chromium >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	# llama.cpp compiles from source (about 4 min on 2 cores): build the wheel once, keep it.
+	mkdir -p $(CACHE)/wheels
+	ls $(CACHE)/wheels/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1 || \
+	  CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip wheel -q --no-deps -w $(CACHE)/wheels "$(LLAMA)"
+	$(BIN)/pip install -q --find-links $(CACHE)/wheels "llama-cpp-python[server]==0.3.36"
+	touch $@
+
+test: setup browser-deps
+	$(BIN)/python -m pytest -q -rs
+
+test-fast: $(VENV)/.installed
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check agent tools knowledge ui prompts tests
+	$(BIN)/ruff format --check agent tools knowledge ui prompts tests
+
+clean:
+	rm -rf $(VENV) tests/artifacts
