@@ -76,7 +76,9 @@ def ingest(
         h = do_ingest(wards, daily, Path(settings.data_dir))
     except DataError as e:
         _err(str(e))
-    typer.echo(f"loaded {len(h.wards)} wards and {len(h.daily)} daily rows into {settings.data_dir}")
+    typer.echo(
+        f"loaded {len(h.wards)} wards and {len(h.daily)} daily rows into {settings.data_dir}"
+    )
 
 
 @app.command()
@@ -160,8 +162,11 @@ def ask(
     else:
         if trace:
             for c in turn.tool_calls:
-                typer.echo(f"[tool] {c.name}({json.dumps(c.arguments, ensure_ascii=False)}) "
-                           f"{c.seconds:.2f}s: {c.output.get('summary', '')}", err=True)
+                typer.echo(
+                    f"[tool] {c.name}({json.dumps(c.arguments, ensure_ascii=False)}) "
+                    f"{c.seconds:.2f}s: {c.output.get('summary', '')}",
+                    err=True,
+                )
         typer.echo(turn.answer)
     if turn.error:
         raise typer.Exit(3)
@@ -191,7 +196,9 @@ def up(
 @bench_app.command("llm")
 def bench_llm(
     models: str = typer.Option("qwen2.5-coder-1.5b,qwen2.5-coder-0.5b", help="comma-separated"),
-    methods: str = typer.Option("route,tools,tools-fc", help="route, tools, tools-fc"),
+    methods: str = typer.Option(
+        "route,tolerant,native,native-fc", help="route, tolerant, native, native-fc"
+    ),
     limit: int = typer.Option(0, help="only the first N questions (0: all)"),
     as_json: bool = typer.Option(False, "--json", help='print {"rows": [...]}'),
 ) -> None:
@@ -214,8 +221,14 @@ def _emit(rows: list[dict], as_json: bool) -> None:
     typer.echo(" | ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
     typer.echo("-|-".join("-" * w for w in widths))
     for r in rows:
-        typer.echo(" | ".join(str(r.get(c, "")).ljust(w) for c, w in zip(cols, widths, strict=True)))
+        typer.echo(
+            " | ".join(str(r.get(c, "")).ljust(w) for c, w in zip(cols, widths, strict=True))
+        )
 
 
 def main() -> None:  # pragma: no cover
     sys.exit(app())
+
+
+if __name__ == "__main__":  # python -m agent.cli
+    main()

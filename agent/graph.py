@@ -7,7 +7,8 @@ Two ways to get the tool decision from the model, chosen by ``mode``:
            tool, or ``{"tool": "none", "reply": ...}``), enforced by the server's
            schema-constrained decoding (llama.cpp grammar, vLLM guided decoding);
 ``tools``  native OpenAI tool calls, with a tolerant parser for calls the model writes as
-           text (``<tool_call>`` tags, fenced or bare JSON), validated against the schema.
+           text (``<tool_call>`` tags, fenced or bare JSON), validated against the schema
+           (``tolerant=False`` accepts only the server's parsed ``tool_calls``).
 
 Either way the tool runs here, and the final answer is written by a second call that sees
 only the tool's summary and facts. A failed tool call is shown to the router once more so
@@ -48,7 +49,7 @@ PROMPTS = (
 
 
 def detect_language(text: str) -> str:
-    """"Chinese" when the text has any CJK ideograph, else "English"."""
+    """ "Chinese" when the text has any CJK ideograph, else "English"."""
     return "Chinese" if _CJK.search(text) else "English"
 
 
@@ -124,7 +125,9 @@ _FENCED = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.S)
 
 
 def _json_objects(text: str) -> list[dict]:
-    found = [m.group(1) for m in _TAGGED.finditer(text)] or [m.group(1) for m in _FENCED.finditer(text)]
+    found = [m.group(1) for m in _TAGGED.finditer(text)] or [
+        m.group(1) for m in _FENCED.finditer(text)
+    ]
     if not found:
         dec = json.JSONDecoder()
         i = text.find("{")
@@ -162,7 +165,9 @@ def parse_decision(text: str) -> Decision | None:
                 except json.JSONDecodeError:
                     args = {}
             if not args:
-                args = {k: v for k, v in obj.items() if k in SCHEMAS[name]["parameters"]["properties"]}
+                args = {
+                    k: v for k, v in obj.items() if k in SCHEMAS[name]["parameters"]["properties"]
+                }
             return Decision(name, dict(args))
     return None
 
@@ -179,6 +184,7 @@ class Agent:
         mode: str = "route",
         max_steps: int = 3,
         today: date | None = None,
+        tolerant: bool = True,
     ):
         if mode not in ("route", "tools"):
             raise ValueError(f"mode must be 'route' or 'tools', got {mode!r}")
@@ -188,6 +194,7 @@ class Agent:
         self.mode = mode
         self.max_steps = max_steps
         self.today = today
+        self.tolerant = tolerant
         self.memory: dict[str, list[BaseMessage]] = {}
         self._schema = route_schema(SCHEMAS)
 
@@ -232,7 +239,8 @@ class Agent:
         for call in getattr(msg, "tool_calls", None) or []:
             if call["name"] in SCHEMAS:
                 return Decision(call["name"], dict(call["args"]))
-        return parse_decision(str(msg.content)) or Decision("none", reply=str(msg.content))
+        parsed = parse_decision(str(msg.content)) if self.tolerant else None
+        return parsed or Decision("none", reply=str(msg.content))
 
     def _answer_messages(self, turn: Turn, history, results: list[dict]) -> list[BaseMessage]:
         system = load_prompt("answer", language=turn.language, results=results)
@@ -352,9 +360,14 @@ class Agent:
         turn.grounding = [{"number": f.number, "fact": f.source} for f in report.findings]
 
     def _server_failure(self, turn: Turn, e: Exception, results: list[dict]) -> str:
-        kind = "timed out" if isinstance(e, openai.APITimeoutError | httpx.TimeoutException) else (
-            "is not reachable" if isinstance(e, openai.APIConnectionError | httpx.ConnectError)
-            else f"returned an error ({type(e).__name__})"
+        kind = (
+            "timed out"
+            if isinstance(e, openai.APITimeoutError | httpx.TimeoutException)
+            else (
+                "is not reachable"
+                if isinstance(e, openai.APIConnectionError | httpx.ConnectError)
+                else f"returned an error ({type(e).__name__})"
+            )
         )
         turn.error = (
             f"The language model server {kind}. Check that it is running (`wardwise up`) "
@@ -367,4 +380,3 @@ class Agent:
             return answer
         turn.grounded, turn.ungrounded, turn.grounding = True, [], []
         return turn.error
-

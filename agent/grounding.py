@@ -71,10 +71,14 @@ def numbers_in(text: str) -> list[tuple[str, bool]]:
     return [(m.group(0).rstrip("% ").strip(), bool(m.group(1))) for m in _NUMBER.finditer(text)]
 
 
-def check(answer: str, facts: list[dict], user_message: str, tool_texts: list[str]) -> GroundingReport:
+def check(
+    answer: str, facts: list[dict], user_message: str, tool_texts: list[str]
+) -> GroundingReport:
     """Match every number of ``answer`` to a fact (or the user's message)."""
     findings: list[Finding] = []
-    known_dates = {d for t in tool_texts for d in _DATE.findall(t)} | set(_DATE.findall(user_message))
+    known_dates = {d for t in tool_texts for d in _DATE.findall(t)} | set(
+        _DATE.findall(user_message)
+    )
     for d in _DATE.findall(answer):
         findings.append(Finding(d, "tool output date" if d in known_dates else ""))
     values = _values(facts)

@@ -144,7 +144,7 @@ def connect(settings: Settings, log=print) -> tuple[str, str, EmbeddedServer | N
     Returns ``(base_url, dialect, server_started_here_or_None)``.
     """
     if settings.llm_url:
-        return settings.llm_url, "openai", None
+        return settings.llm_url, settings.llm_dialect, None
     spec = MODELS.get(settings.embedded_model)
     if spec is None:
         raise LLMUnavailable(f"unknown embedded model {settings.embedded_model!r}: {list(MODELS)}")

@@ -65,5 +65,7 @@ def build_agent(settings: Settings, log=print):
     ctx = build_context(settings)
     base_url, dialect, server = connect(settings, log=log)
     model = make_chat_model(settings, base_url)
-    agent = Agent(model, ctx, dialect=dialect, mode=settings.agent_mode, max_steps=settings.max_steps)
+    agent = Agent(
+        model, ctx, dialect=dialect, mode=settings.agent_mode, max_steps=settings.max_steps
+    )
     return agent, server

@@ -29,8 +29,15 @@ class Settings(BaseSettings):
         description="OpenAI-compatible base URL (e.g. http://gpu-host:8000/v1). "
         "Unset: start the embedded CPU server.",
     )
-    llm_model: str = Field(default="qwen2.5-coder-1.5b", description="model name sent to the server")
+    llm_model: str = Field(
+        default="qwen2.5-coder-1.5b", description="model name sent to the server"
+    )
     llm_api_key: str = "not-needed"
+    llm_dialect: str = Field(
+        default="openai",
+        description="how the server takes JSON-schema output: openai (vLLM, OpenAI) or "
+        "llama-cpp (llama-cpp-python); the embedded server is always llama-cpp",
+    )
     llm_timeout: float = Field(default=120.0, description="seconds per LLM request")
     agent_mode: str = Field(
         default="route", description="route (schema-constrained routing) or tools (native calls)"

@@ -48,8 +48,18 @@ def generate(out_dir: Path, *, years: int = 3, end: date | None = None, seed: in
     out.mkdir(parents=True, exist_ok=True)
     with (out / "wards.csv").open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["ward_id", "name_en", "name_zh", "ward_type", "beds", "surge_beds",
-                    "rn_per_shift", "nurse_ratio"])
+        w.writerow(
+            [
+                "ward_id",
+                "name_en",
+                "name_zh",
+                "ward_type",
+                "beds",
+                "surge_beds",
+                "rn_per_shift",
+                "nurse_ratio",
+            ]
+        )
         for ward in WARDS:
             w.writerow(ward[:8])
     rows = []
@@ -73,8 +83,9 @@ def generate(out_dir: Path, *, years: int = 3, end: date | None = None, seed: in
                 discharges[t + s] += 1
         for t in range(warm, total):
             day = first + timedelta(days=t - warm)
-            rows.append((day.isoformat(), ward_id, int(admissions[t]), int(discharges[t]),
-                         int(occupied[t])))
+            rows.append(
+                (day.isoformat(), ward_id, int(admissions[t]), int(discharges[t]), int(occupied[t]))
+            )
     rows.sort()
     with (out / "daily.csv").open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)

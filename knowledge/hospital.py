@@ -148,14 +148,18 @@ def validate(wards_csv: Path, daily_csv: Path) -> Hospital:
     ids = [w.ward_id for w in wards]
     dup = {i for i in ids if ids.count(i) > 1}
     if dup:
-        problems.append((Path(wards_csv).name, 0, f"duplicate ward_id(s): {', '.join(sorted(dup))}"))
+        problems.append(
+            (Path(wards_csv).name, 0, f"duplicate ward_id(s): {', '.join(sorted(dup))}")
+        )
     known = set(ids)
     seen: set[tuple] = set()
     for lineno, r in daily:
         if r.ward_id not in known:
             problems.append((Path(daily_csv).name, lineno, f"unknown ward_id {r.ward_id!r}"))
         if (r.date, r.ward_id) in seen:
-            problems.append((Path(daily_csv).name, lineno, f"duplicate day {r.date} for {r.ward_id}"))
+            problems.append(
+                (Path(daily_csv).name, lineno, f"duplicate day {r.date} for {r.ward_id}")
+            )
         seen.add((r.date, r.ward_id))
     if not problems and not daily:
         problems.append((Path(daily_csv).name, 0, "no daily rows"))

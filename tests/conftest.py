@@ -36,3 +36,40 @@ def ctx(hospital, forecaster):
     from tools.registry import ToolContext
 
     return ToolContext(hospital=hospital, forecaster=forecaster)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_settings(tmp_path_factory):
+    """Settings on a fresh home with the demo hospital, cases and index built."""
+    from agent.runtime import ensure_demo
+    from agent.settings import Settings
+
+    home = tmp_path_factory.mktemp("home")
+    s = Settings(data_dir=home / "data", index_dir=home / "index", audit_dir=home / "audit")
+    ensure_demo(s, log=lambda m: None)
+    return s
+
+
+@pytest.fixture(scope="session")
+def embedded_llm(live_settings):
+    """The default embedded model served over HTTP by llama-cpp-python (real, on CPU)."""
+    from agent.llm import EmbeddedServer
+    from agent.models import MODELS, pull
+
+    spec = MODELS[live_settings.embedded_model]
+    path = pull(spec, live_settings.cache_dir, log=lambda m: None)
+    server = EmbeddedServer(
+        path, alias=live_settings.llm_model, port=free_port(), threads=2,
+        log_path=live_settings.data_dir / "server.log",
+    )  # fmt: skip
+    server.start()
+    yield server
+    server.stop()

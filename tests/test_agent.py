@@ -30,7 +30,9 @@ def test_route_tool_answer_grounded(ctx, forecaster):
     fc = forecaster.forecast("CARD", 7)
     p90 = {f.label: f.value for f in fc.facts}["peak P90 occupied beds, next 7 days"]
     agent, model = agent_with(
-        ctx, route("forecast_beds", ward="心内科", days=7), f"Cardiology needs up to {p90} beds (P90)."
+        ctx,
+        route("forecast_beds", ward="心内科", days=7),
+        f"Cardiology needs up to {p90} beds (P90).",
     )
     turn = agent.ask("How many beds will cardiology need next week?")
     assert [c.name for c in turn.tool_calls] == ["forecast_beds"]
@@ -48,7 +50,10 @@ def test_ungrounded_answer_is_repaired_once(ctx):
     fc = ctx.forecaster.forecast("ICU", 7)
     beds = {f.label: f.value for f in fc.facts}["physical beds on the ward"]
     agent, model = agent_with(
-        ctx, route("forecast_beds", ward="ICU", days=7), "ICU needs 99 beds.", f"The ICU has {beds} beds."
+        ctx,
+        route("forecast_beds", ward="ICU", days=7),
+        "ICU needs 99 beds.",
+        f"The ICU has {beds} beds.",
     )
     turn = agent.ask("ICU beds next week?")
     assert turn.repaired and not turn.replaced and turn.grounded
@@ -92,7 +97,10 @@ def test_no_tool_reply_and_ungrounded_chitchat(ctx):
 
 
 def test_native_tool_calls_and_tolerant_text_calls(ctx):
-    call = AIMessage(content="", tool_calls=[{"name": "forecast_beds", "args": {"ward": "ICU", "days": 3}, "id": "1"}])
+    call = AIMessage(
+        content="",
+        tool_calls=[{"name": "forecast_beds", "args": {"ward": "ICU", "days": 3}, "id": "1"}],
+    )
     agent, model = agent_with(ctx, call, "ok", mode="tools")
     turn = agent.ask("ICU next 3 days?")
     assert turn.tool_calls[0].arguments == {"ward": "ICU", "days": 3}
@@ -105,9 +113,21 @@ def test_native_tool_calls_and_tolerant_text_calls(ctx):
 @pytest.mark.parametrize(
     "text,tool,args",
     [
-        ('<tool_call>\n{"name": "plan_beds", "arguments": {"days": 5}}\n</tool_call>', "plan_beds", {"days": 5}),
-        ('Sure: {"tool": "forecast_beds", "ward": "PED", "days": 7}', "forecast_beds", {"ward": "PED", "days": 7}),
-        ('{"function": {"name": "similar_cases", "arguments": "{\\"text\\": \\"chest pain\\"}"}}', "similar_cases", {"text": "chest pain"}),
+        (
+            '<tool_call>\n{"name": "plan_beds", "arguments": {"days": 5}}\n</tool_call>',
+            "plan_beds",
+            {"days": 5},
+        ),
+        (
+            'Sure: {"tool": "forecast_beds", "ward": "PED", "days": 7}',
+            "forecast_beds",
+            {"ward": "PED", "days": 7},
+        ),
+        (
+            '{"function": {"name": "similar_cases", "arguments": "{\\"text\\": \\"chest pain\\"}"}}',
+            "similar_cases",
+            {"text": "chest pain"},
+        ),
     ],
 )
 def test_parse_decision_formats(text, tool, args):
@@ -122,7 +142,10 @@ def test_parse_decision_rejects_unknown_tools_and_prose():
 
 def test_memory_keeps_each_session_apart(ctx):
     agent, model = agent_with(
-        ctx, route("none", reply="Hello A"), route("none", reply="Hello B"), route("none", reply="again")
+        ctx,
+        route("none", reply="Hello A"),
+        route("none", reply="Hello B"),
+        route("none", reply="again"),
     )
     agent.ask("I am nurse A", session_id="a")
     agent.ask("I am nurse B", session_id="b")

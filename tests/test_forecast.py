@@ -33,7 +33,8 @@ def test_forecast_is_better_than_a_flat_guess(hospital, forecaster):
 
 
 @pytest.mark.parametrize(
-    "ward,days,code", [("Narnia", 7, "unknown_ward"), ("ICU", 0, "bad_horizon"), ("ICU", 60, "bad_horizon")]
+    "ward,days,code",
+    [("Narnia", 7, "unknown_ward"), ("ICU", 0, "bad_horizon"), ("ICU", 60, "bad_horizon")],
 )
 def test_bad_requests_are_clear_errors(forecaster, ward, days, code):
     with pytest.raises(ToolError) as e:

@@ -135,9 +135,13 @@ def _reading(ward_id, name_en, name_zh, beds, days: list[ForecastDay], bt: Backt
         Fact(label=f"peak P50 occupied beds, next {n} days", value=max(p50), unit="beds"),
         Fact(label=f"peak P90 occupied beds, next {n} days", value=peak90, unit="beds"),
         Fact(label=f"lowest P10 occupied beds, next {n} days", value=min(p10), unit="beds"),
-        Fact(label=f"mean P50 occupied beds, next {n} days", value=round(sum(p50) / n), unit="beds"),
+        Fact(
+            label=f"mean P50 occupied beds, next {n} days", value=round(sum(p50) / n), unit="beds"
+        ),
         Fact(label="physical beds on the ward", value=beds, unit="beds"),
-        Fact(label=f"days where P90 exceeds the ward's beds, next {n} days", value=over, unit="days"),
+        Fact(
+            label=f"days where P90 exceeds the ward's beds, next {n} days", value=over, unit="days"
+        ),
         Fact(label=f"backtest MASE, {bt.horizon}-day horizon", value=bt.mase, unit=""),
         Fact(label="backtest share of days inside P10-P90", value=bt.coverage, unit=""),
         Fact(label="forecast horizon", value=n, unit="days"),

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from knowledge.hospital import Hospital
-from tools.forecast import ForecastResult, Forecaster
+from tools.forecast import Forecaster, ForecastResult
 from tools.result import ToolError, ToolResult
 
 
@@ -107,7 +107,9 @@ def tool_schema(fn: Callable) -> dict:
         if i == 0:
             continue
         if name not in hints or hints[name] not in _JSON_TYPES:
-            raise TypeError(f"tool {fn.__name__}: argument {name!r} needs a str/int/float/bool hint")
+            raise TypeError(
+                f"tool {fn.__name__}: argument {name!r} needs a str/int/float/bool hint"
+            )
         if name not in docs:
             raise TypeError(f"tool {fn.__name__}: argument {name!r} is not documented under Args:")
         props[name] = {"type": _JSON_TYPES[hints[name]], "description": docs[name]}

@@ -26,7 +26,11 @@ class ToolResult(BaseModel):
 
     def reading(self) -> dict:
         """What the model is shown: summary and facts, without the bulky raw data."""
-        return {"ok": self.ok, "summary": self.summary, "facts": [f.model_dump() for f in self.facts]}
+        return {
+            "ok": self.ok,
+            "summary": self.summary,
+            "facts": [f.model_dump() for f in self.facts],
+        }
 
 
 class ErrorResult(ToolResult):

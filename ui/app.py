@@ -59,8 +59,10 @@ def turn_messages(events: list, ui_language: str = "English") -> list[dict]:
                 {
                     "role": "assistant",
                     "content": f"`{ev.data['name']}({_args(ev.data['arguments'])})`",
-                    "metadata": {"title": f"🔧 {labels['trace']}: {ev.data['name']}",
-                                 "status": "pending"},
+                    "metadata": {
+                        "title": f"🔧 {labels['trace']}: {ev.data['name']}",
+                        "status": "pending",
+                    },
                 }
             )
         elif ev.kind == "tool_end":
@@ -81,7 +83,9 @@ def turn_messages(events: list, ui_language: str = "English") -> list[dict]:
         elif ev.kind == "error":
             answer = f"⚠️ {labels['error']}: {ev.data}"
         elif ev.kind == "final":
-            answer = ev.data.answer if not ev.data.error else f"⚠️ {labels['error']}: {ev.data.error}"
+            answer = (
+                ev.data.answer if not ev.data.error else f"⚠️ {labels['error']}: {ev.data.error}"
+            )
     if answer:
         messages.append({"role": "assistant", "content": answer})
     return messages
@@ -105,8 +109,9 @@ def fan_chart(forecast: dict, ui_language: str = "English"):
     days = forecast["days"]
     x = [d["date"] for d in days]
     fig, ax = plt.subplots(figsize=(7, 3.2))
-    ax.fill_between(x, [d["p10"] for d in days], [d["p90"] for d in days], alpha=0.3,
-                    label=labels["band"])
+    ax.fill_between(
+        x, [d["p10"] for d in days], [d["p90"] for d in days], alpha=0.3, label=labels["band"]
+    )
     ax.plot(x, [d["p50"] for d in days], marker="o", label=labels["p50"])
     ax.axhline(forecast["beds"], color="red", linestyle="--", label=labels["beds"])
     name = forecast["ward_name_zh"] if ui_language == "中文" else forecast["ward_name"]
@@ -120,8 +125,20 @@ def fan_chart(forecast: dict, ui_language: str = "English"):
 def plan_table(plan: dict) -> pd.DataFrame:
     rows = []
     for r in plan.get("rows", []):
-        row = {k: r[k] for k in ("date", "ward_id", "demand", "beds_open", "surge_open",
-                                 "transfers_in", "transfers_out", "unmet") if k in r}
+        row = {
+            k: r[k]
+            for k in (
+                "date",
+                "ward_id",
+                "demand",
+                "beds_open",
+                "surge_open",
+                "transfers_in",
+                "transfers_out",
+                "unmet",
+            )
+            if k in r
+        }
         row.update({f"RN {s}": n for s, n in (r.get("nurses") or {}).items()})
         rows.append(row)
     return pd.DataFrame(rows)
@@ -164,12 +181,17 @@ def build_page(agent) -> Any:
         session = gr.State(lambda: uuid.uuid4().hex)
         with gr.Row():
             title = gr.Markdown(LABELS["English"]["title"])
-            ui_language = gr.Radio(["English", "中文"], value="English", label="Language / 语言",
-                                   elem_id="ui-language")
+            ui_language = gr.Radio(
+                ["English", "中文"], value="English", label="Language / 语言", elem_id="ui-language"
+            )
         chat = gr.Chatbot(height=480, elem_id="chat", label="Wardwise")
         with gr.Row():
-            box = gr.Textbox(placeholder=LABELS["English"]["placeholder"], show_label=False,
-                             scale=8, elem_id="question")
+            box = gr.Textbox(
+                placeholder=LABELS["English"]["placeholder"],
+                show_label=False,
+                scale=8,
+                elem_id="question",
+            )
             send = gr.Button(LABELS["English"]["send"], variant="primary", scale=1, elem_id="send")
         chart = gr.Plot(label=LABELS["English"]["chart"], visible=False, elem_id="fan-chart")
         table = gr.Dataframe(label=LABELS["English"]["table"], visible=False, elem_id="plan")

@@ -1,0 +1,117 @@
+"""The page in a real headless Chromium (Debian's), driven by Playwright: one question in
+Chinese and one in English; a tool ran and the answer's numbers match the tool's facts."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agent.grounding import check
+from tools.registry import call_tool
+
+pytestmark = pytest.mark.slow
+ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def page_url(live_settings, embedded_llm, tmp_path_factory):
+    from tests.conftest import free_port
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "WARDWISE_DATA_DIR": str(live_settings.data_dir),
+        "WARDWISE_INDEX_DIR": str(live_settings.index_dir),
+        "WARDWISE_LLM_URL": embedded_llm.base_url,
+        "WARDWISE_LLM_DIALECT": "llama-cpp",
+        "WARDWISE_PORT": str(port),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+    }
+    log = open(tmp_path_factory.mktemp("page") / "page.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", "up"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(1)
+    else:
+        proc.kill()
+        pytest.fail("the page did not come up")
+    yield url
+    proc.terminate()
+    proc.wait(20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    exe = shutil.which("chromium")
+    if exe is None:
+        pytest.fail("Debian's chromium is not installed (make browser-deps)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=exe,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        yield b
+        b.close()
+
+
+def _ask(page, question: str, answers_before: int, timeout: float = 240) -> str:
+    page.locator("#question textarea").fill(question)
+    page.locator("#send").click()
+    bot = page.locator("#chat .message.bot")
+    deadline = time.monotonic() + timeout
+    last, stable = None, 0
+    while time.monotonic() < deadline:
+        texts = bot.all_inner_texts()
+        done = len(texts) > answers_before and not page.locator("#chat .pending").count()
+        if done and texts[-1] == last:
+            stable += 1
+            if stable >= 4:
+                return texts[-1]
+        else:
+            stable = 0
+        last = texts[-1] if texts else None
+        time.sleep(0.5)
+    raise AssertionError(f"no answer within {timeout} s; saw {last!r}")
+
+
+def test_page_answers_in_chinese_and_english_grounded(page_url, browser, live_settings):
+    from agent.runtime import build_context
+
+    ctx = build_context(live_settings)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 1400})
+    page.goto(page_url)
+    page.locator("#question textarea").wait_for(timeout=60_000)
+    asked = [
+        ("下周心内科需要多少张床？", "CARD"),
+        ("How many beds will the ICU need next week?", "ICU"),
+    ]
+    count = 0
+    for question, ward in asked:
+        _ask(page, question, count)
+        count = page.locator("#chat .message.bot").count()
+        chat_text = page.locator("#chat").inner_text()
+        assert "forecast_beds" in chat_text, "the tool call is shown under the answer"
+        answer = page.locator("#chat .message.bot").last.inner_text()
+        assert re.search(r"\d", answer)
+        facts = call_tool(ctx, "forecast_beds", {"ward": ward, "days": 7}).reading()["facts"]
+        report = check(answer, facts, question, [chat_text])
+        assert report.grounded, (answer, report.ungrounded)
+    assert page.locator("#fan-chart").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
