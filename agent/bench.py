@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from agent.graph import Agent, Turn
-from agent.llm import EmbeddedServer, make_chat_model
+from agent.llm import EmbeddedServer, make_chat_model, token_limit
 from agent.models import MODELS, pull
 from agent.settings import Settings
 from tools.registry import validate_arguments
@@ -59,7 +59,7 @@ def speed(model) -> tuple[float, float]:
     t0 = time.perf_counter()
     first = None
     chunks = 0
-    for chunk in model.stream(SPEED_PROMPT, max_tokens=160):
+    for chunk in model.stream(SPEED_PROMPT, **token_limit(160)):
         if chunk.content:
             chunks += 1
             if first is None:

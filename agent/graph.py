@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from difflib import SequenceMatcher
 from typing import Any
 
 import httpx
@@ -30,13 +31,14 @@ import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from agent import grounding
-from agent.llm import response_format
+from agent.llm import response_format, token_limit
 from prompts import load_prompt, prompt_version
 from tools.registry import SCHEMAS, ToolContext, call_tool
 from tools.result import ErrorResult
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 MEMORY_TURNS = 3
+ANSWER_TOKENS = 320
 PROMPTS = (
     "router",
     "answer",
@@ -172,6 +174,32 @@ def parse_decision(text: str) -> Decision | None:
     return None
 
 
+_PARAGRAPHS = re.compile(r"\n\s*\n")
+_MIN_REPEAT = 40  # characters: short list items legitimately look alike
+
+
+def _similar(a: str, b: str) -> bool:
+    a, b = a.strip().lower(), b.strip().lower()
+    if min(len(a), len(b)) < _MIN_REPEAT:
+        return False
+    return a in b or b in a or SequenceMatcher(None, a, b).ratio() > 0.85
+
+
+def repeats(text: str) -> bool:
+    """True when the last finished paragraph restates an earlier one."""
+    paras = [p for p in _PARAGRAPHS.split(text)[:-1] if p.strip()]
+    return len(paras) >= 2 and any(_similar(paras[-1], p) for p in paras[:-1])
+
+
+def dedupe(text: str) -> str:
+    """Drop paragraphs that restate an earlier one; small models loop."""
+    kept: list[str] = []
+    for p in _PARAGRAPHS.split(text):
+        if p.strip() and not any(_similar(p, k) for k in kept):
+            kept.append(p.strip())
+    return "\n\n".join(kept)
+
+
 class Agent:
     """Routes, runs tools, answers, checks numbers. One instance serves many sessions."""
 
@@ -226,7 +254,9 @@ class Agent:
             msgs = [SystemMessage(system), *history, HumanMessage(turn.question)]
             fmt = response_format(self._schema, self.dialect)
             msg = self._timed(
-                turn, "route", lambda: self.model.invoke(msgs, response_format=fmt, max_tokens=256)
+                turn,
+                "route",
+                lambda: self.model.invoke(msgs, response_format=fmt, **token_limit(256)),
             )
             return parse_decision(str(msg.content)) or Decision("none", reply=str(msg.content))
         system = load_prompt("tools_system", **self._context())
@@ -235,7 +265,7 @@ class Agent:
         tools = [{"type": "function", "function": s} for s in SCHEMAS.values()]
         msgs = [SystemMessage(system), *history, HumanMessage(turn.question)]
         bound = self.model.bind_tools(tools, tool_choice="auto")
-        msg = self._timed(turn, "tools", lambda: bound.invoke(msgs, max_tokens=256))
+        msg = self._timed(turn, "tools", lambda: bound.invoke(msgs, **token_limit(256)))
         for call in getattr(msg, "tool_calls", None) or []:
             if call["name"] in SCHEMAS:
                 return Decision(call["name"], dict(call["args"]))
@@ -319,18 +349,24 @@ class Agent:
         t0 = time.perf_counter()
         parts: list[str] = []
         tokens = None
-        for chunk in self.model.stream(msgs, max_tokens=320):
+        looped = False
+        for chunk in self.model.stream(msgs, **token_limit(ANSWER_TOKENS)):
             text = str(chunk.content or "")
             if text:
                 parts.append(text)
                 yield Event("token", text)
+                if "\n" in text and repeats("".join(parts)):
+                    looped = True  # a small model restating itself: stop generating
+                    break
             usage = getattr(chunk, "usage_metadata", None)
             if usage:
                 tokens = usage.get("total_tokens")
         turn.llm_calls.append(
             {"purpose": "answer", "seconds": round(time.perf_counter() - t0, 3), "tokens": tokens}
         )
-        answer = "".join(parts).strip()
+        answer = dedupe("".join(parts))
+        if looped:
+            yield Event("replace", answer)
         self._check(turn, answer, results)
         if not turn.grounded:
             repair = load_prompt("repair", numbers=turn.ungrounded, language=turn.language)
@@ -338,10 +374,10 @@ class Agent:
                 turn,
                 "repair",
                 lambda: self.model.invoke(
-                    [*msgs, AIMessage(answer), HumanMessage(repair)], max_tokens=320
+                    [*msgs, AIMessage(answer), HumanMessage(repair)], **token_limit(ANSWER_TOKENS)
                 ),
             )
-            answer = str(msg.content).strip()
+            answer = dedupe(str(msg.content))
             turn.repaired = True
             self._check(turn, answer, results)
             if not turn.grounded:

@@ -39,6 +39,15 @@ def make_chat_model(settings: Settings, base_url: str, model: str | None = None)
     )
 
 
+def token_limit(n: int) -> dict:
+    """Call kwargs that cap the reply at ``n`` tokens on every server.
+
+    LangChain sends ``max_completion_tokens``, which llama-cpp-python ignores; the plain
+    ``max_tokens`` goes in the body as well (vLLM accepts both).
+    """
+    return {"max_tokens": n, "extra_body": {"max_tokens": n}}
+
+
 def response_format(schema: dict, dialect: str) -> dict:
     """The ``response_format`` a server understands for JSON-schema-constrained output.
 

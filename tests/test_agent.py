@@ -181,3 +181,23 @@ def test_server_dying_after_the_tool_still_returns_the_tool_result(ctx):
     )
     turn = agent.ask("Beds for cardiology?")
     assert turn.error and turn.replaced and turn.tool_calls[0].output["summary"] in turn.answer
+
+
+def test_restated_paragraphs_are_removed():
+    from agent.graph import dedupe, repeats
+
+    para = "Cardiology needs up to 36 beds (P50); P90 peak 45."
+    looped = f"{para}\n\nThe forecast shows that {para}\n\n{para}\n\nThe"
+    assert repeats(looped)
+    assert dedupe(looped) == f"{para}\n\nThe"
+    assert not repeats("One.\n\nTwo different things.\n\nThree")
+    items = "- Day shift: 7 RNs\n\n- Evening shift: 7 RNs\n\n- Night shift: 7 RNs\n\nx"
+    assert not repeats(items) and dedupe(items) == items
+
+
+def test_a_looping_answer_is_cut_and_replaced(ctx):
+    para = "The ICU forecast is ready for the next seven days."
+    agent, _ = agent_with(ctx, route("forecast_beds", ward="ICU", days=7), "\n\n".join([para] * 6))
+    events = list(agent.stream("ICU?"))
+    turn = events[-1].data
+    assert turn.answer == para and "replace" in [e.kind for e in events]

@@ -60,7 +60,7 @@ def turn_messages(events: list, ui_language: str = "English") -> list[dict]:
                     "role": "assistant",
                     "content": f"`{ev.data['name']}({_args(ev.data['arguments'])})`",
                     "metadata": {
-                        "title": f"🔧 {labels['trace']}: {ev.data['name']}",
+                        "title": f"{labels['trace']}: {ev.data['name']}",
                         "status": "pending",
                     },
                 }
@@ -71,7 +71,7 @@ def turn_messages(events: list, ui_language: str = "English") -> list[dict]:
                 "role": "assistant",
                 "content": f"`{c.name}({_args(c.arguments)})`\n\n{c.output.get('summary', '')}",
                 "metadata": {
-                    "title": f"🔧 {labels['trace']}: {c.name}",
+                    "title": f"{labels['trace']}: {c.name}",
                     "status": "done",
                     "duration": c.seconds,
                 },
@@ -81,11 +81,9 @@ def turn_messages(events: list, ui_language: str = "English") -> list[dict]:
         elif ev.kind == "replace":
             answer = ev.data
         elif ev.kind == "error":
-            answer = f"⚠️ {labels['error']}: {ev.data}"
+            answer = f"{labels['error']}: {ev.data}"
         elif ev.kind == "final":
-            answer = (
-                ev.data.answer if not ev.data.error else f"⚠️ {labels['error']}: {ev.data.error}"
-            )
+            answer = ev.data.answer if not ev.data.error else f"{labels['error']}: {ev.data.error}"
     if answer:
         messages.append({"role": "assistant", "content": answer})
     return messages
@@ -164,7 +162,7 @@ def build_page(agent) -> Any:
                 yield history + turn_messages(events, ui_language), "", chart, table
         except Exception as e:  # a bug: keep the page alive, say so plainly, log the trace
             log.exception("turn failed")
-            msg = {"role": "assistant", "content": f"⚠️ {LABELS[ui_language]['error']}: {e}"}
+            msg = {"role": "assistant", "content": f"{LABELS[ui_language]['error']}: {e}"}
             yield history + turn_messages(events, ui_language) + [msg], "", chart, table
 
     def relabel(ui_language: str):
