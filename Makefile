@@ -9,7 +9,7 @@ LLAMA := llama-cpp-python==0.3.36
 export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: up setup test test-fast lint system-deps browser-deps clean
+.PHONY: up setup test test-fast lint system-deps browser-deps promptfoo-deps clean
 
 up: setup
 	$(BIN)/wardwise up
@@ -38,7 +38,12 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --find-links $(CACHE)/wheels "llama-cpp-python[server]==0.3.36"
 	touch $@
 
-test: setup browser-deps
+# promptfoo (npm) is the external eval client of tests/test_promptfoo.py.
+promptfoo-deps:
+	@test -x tests/promptfoo/node_modules/.bin/promptfoo || \
+	  (cd tests/promptfoo && npm ci --no-audit --no-fund --loglevel=error)
+
+test: setup browser-deps promptfoo-deps
 	$(BIN)/python -m pytest -q -rs
 
 test-fast: $(VENV)/.installed

@@ -193,6 +193,30 @@ def up(
             server.stop()
 
 
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="bind address (default: WARDWISE_HOST)"),
+    port: int = typer.Option(8000, help="port"),
+) -> None:
+    """Serve the whole agent as an OpenAI-compatible API (/v1/chat/completions, /v1/models)."""
+    import uvicorn
+
+    from agent.llm import LLMUnavailable
+    from agent.runtime import build_agent
+    from agent.serve import create_app
+
+    settings = Settings()
+    try:
+        agent, server = build_agent(settings, log=_log)
+    except LLMUnavailable as e:
+        _err(str(e))
+    try:
+        uvicorn.run(create_app(agent), host=host or settings.host, port=port, log_level="warning")
+    finally:
+        if server:
+            server.stop()
+
+
 @bench_app.command("llm")
 def bench_llm(
     models: str = typer.Option("qwen2.5-coder-1.5b,qwen2.5-coder-0.5b", help="comma-separated"),
@@ -207,6 +231,90 @@ def bench_llm(
 
     rows = run(Settings(), models.split(","), methods.split(","), limit=limit, log=_log)
     _emit(rows, as_json)
+
+
+@app.command("eval")
+def eval_(
+    path: Path = typer.Argument(None, help="a suite file or folder (default: tests/evals)"),
+    model_url: str = typer.Option(None, "--model", help="OpenAI-compatible base URL to evaluate"),
+    repeat: int = typer.Option(1, help="run every case N times"),
+    as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+    junit_file: Path = typer.Option(None, "--junit", help="write JUnit XML here"),
+    out: Path = typer.Option(None, help="save the full run (for eval-compare) here"),
+    label: str = typer.Option(None, help="a name for this run in reports"),
+) -> None:
+    """Run the prompt-evaluation suites against the agent; exit 1 below a suite's threshold."""
+    from agent import evals
+    from agent.graph import Agent
+    from agent.llm import LLMUnavailable, connect, make_chat_model
+
+    overrides = {"llm_url": model_url} if model_url else {}
+    settings = Settings(**overrides)
+    suites = evals.load_suites(path)
+    try:
+        base_url, dialect, server = connect(settings, log=_log)
+    except LLMUnavailable as e:
+        _err(str(e))
+    env = evals.EvalEnv(suites, log=_log)
+    try:
+
+        def factory(ctx):
+            model = make_chat_model(settings, base_url)
+            return Agent(
+                model,
+                ctx,
+                dialect=dialect,
+                mode=settings.agent_mode,
+                max_steps=settings.max_steps,
+                today=evals.EVAL_END,
+                prompt_dir=settings.prompts_dir,
+            )
+
+        results = evals.run(factory, suites, env, repeat=repeat, log=_log)
+    finally:
+        env.close()
+        if server:
+            server.stop()
+    summary = evals.summarize(results, suites)
+    if junit_file:
+        evals.junit(results, junit_file)
+    if out:
+        meta = {
+            "label": label or settings.llm_model,
+            "model": settings.llm_model,
+            "url": base_url,
+            "mode": settings.agent_mode,
+            "prompts_dir": str(settings.prompts_dir or "packaged"),
+        }
+        doc = {"meta": meta, "summary": summary, "results": [r.model_dump() for r in results]}
+        out.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
+    if as_json:
+        typer.echo(json.dumps(summary, ensure_ascii=False))
+    else:
+        rows = [{"category": k, **v} for k, v in summary["categories"].items()]
+        rows += [
+            {"category": f"suite {k}", "n": v["n"], "pass_rate": v["pass_rate"],
+             "mean_s": f"threshold {v['threshold']}"}
+            for k, v in summary["suites"].items()
+        ]  # fmt: skip
+        _emit(rows, False)
+        typer.echo(f"{summary['cases']} cases: {'PASSED' if summary['passed'] else 'FAILED'}")
+    if not summary["passed"]:
+        raise typer.Exit(1)
+
+
+@app.command("eval-compare")
+def eval_compare(
+    run_a: Path = typer.Argument(..., help="a run saved with `wardwise eval --out`"),
+    run_b: Path = typer.Argument(..., help="another saved run"),
+    out: Path = typer.Option(Path("eval-compare.html"), help="the HTML report to write"),
+) -> None:
+    """Write an HTML page comparing two eval runs side by side."""
+    from agent.evals import compare_html
+
+    a, b = (json.loads(p.read_text(encoding="utf-8")) for p in (run_a, run_b))
+    out.write_text(compare_html(a, b), encoding="utf-8")
+    typer.echo(str(out))
 
 
 def _emit(rows: list[dict], as_json: bool) -> None:

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from difflib import SequenceMatcher
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -213,6 +214,7 @@ class Agent:
         max_steps: int = 3,
         today: date | None = None,
         tolerant: bool = True,
+        prompt_dir: Path | None = None,
     ):
         if mode not in ("route", "tools"):
             raise ValueError(f"mode must be 'route' or 'tools', got {mode!r}")
@@ -223,8 +225,12 @@ class Agent:
         self.max_steps = max_steps
         self.today = today
         self.tolerant = tolerant
+        self.prompt_dir = prompt_dir
         self.memory: dict[str, list[BaseMessage]] = {}
         self._schema = route_schema(SCHEMAS)
+
+    def _prompt(self, name: str, **variables) -> str:
+        return load_prompt(name, self.prompt_dir, **variables)
 
     # -- model calls ------------------------------------------------------------------
     def _context(self) -> dict:
@@ -248,7 +254,7 @@ class Agent:
 
     def decide(self, turn: Turn, history: list[BaseMessage], error: str | None) -> Decision:
         if self.mode == "route":
-            system = load_prompt(
+            system = self._prompt(
                 "router", tools=list(SCHEMAS.values()), error=error, **self._context()
             )
             msgs = [SystemMessage(system), *history, HumanMessage(turn.question)]
@@ -259,7 +265,7 @@ class Agent:
                 lambda: self.model.invoke(msgs, response_format=fmt, **token_limit(256)),
             )
             return parse_decision(str(msg.content)) or Decision("none", reply=str(msg.content))
-        system = load_prompt("tools_system", **self._context())
+        system = self._prompt("tools_system", **self._context())
         if error:
             system += f"\nThe previous tool call failed: {error}"
         tools = [{"type": "function", "function": s} for s in SCHEMAS.values()]
@@ -273,20 +279,27 @@ class Agent:
         return parsed or Decision("none", reply=str(msg.content))
 
     def _answer_messages(self, turn: Turn, history, results: list[dict]) -> list[BaseMessage]:
-        system = load_prompt("answer", language=turn.language, results=results)
+        system = self._prompt("answer", language=turn.language, results=results)
         return [SystemMessage(system), *history, HumanMessage(turn.question)]
 
     # -- the turn ---------------------------------------------------------------------
-    def stream(self, question: str, session_id: str = "default") -> Iterator[Event]:
-        """Run one turn, yielding events; the last event is ``final`` with the :class:`Turn`."""
+    def stream(
+        self, question: str, session_id: str = "default", history: list[BaseMessage] | None = None
+    ) -> Iterator[Event]:
+        """Run one turn, yielding events; the last event is ``final`` with the :class:`Turn`.
+
+        ``history`` replaces the session's memory for a stateless caller (the OpenAI-compatible
+        endpoint, an eval case); it is not stored.
+        """
         t0 = time.perf_counter()
         turn = Turn(
             question=question,
             language=detect_language(question),
             mode=self.mode,
-            prompt_versions=[prompt_version(p) for p in PROMPTS],
+            prompt_versions=[prompt_version(p, self.prompt_dir) for p in PROMPTS],
         )
-        history = self.memory.setdefault(session_id, [])
+        stateless = history is not None
+        history = list(history) if stateless else self.memory.setdefault(session_id, [])
         results: list[dict] = []
         try:
             decision = None
@@ -316,7 +329,7 @@ class Agent:
                 answer = decision.reply if decision else ""
                 self._check(turn, answer, results)
                 if not turn.grounded or not answer.strip():
-                    answer = load_prompt("capabilities", language=turn.language)
+                    answer = self._prompt("capabilities", language=turn.language)
                     turn.replaced = True
                     self._check(turn, answer, results)
                     yield Event("replace", answer)
@@ -324,21 +337,23 @@ class Agent:
             answer = self._server_failure(turn, e, results)
             yield Event("error", turn.error)
         if any(c.name == "similar_cases" for c in turn.tool_calls) and not turn.error:
-            label = load_prompt("decision_support", language=turn.language)
+            label = self._prompt("decision_support", language=turn.language)
             if label not in answer:
                 answer = f"{answer}\n\n{label}"
                 yield Event("token", f"\n\n{label}")
         turn.answer = answer
         turn.seconds = round(time.perf_counter() - t0, 3)
-        if not turn.error:
+        if not turn.error and not stateless:
             history.extend([HumanMessage(question), AIMessage(answer)])
             del history[: -2 * MEMORY_TURNS]
         yield Event("final", turn)
 
-    def ask(self, question: str, session_id: str = "default") -> Turn:
+    def ask(
+        self, question: str, session_id: str = "default", history: list[BaseMessage] | None = None
+    ) -> Turn:
         """Run one turn to the end and return it."""
         final = None
-        for ev in self.stream(question, session_id):
+        for ev in self.stream(question, session_id, history):
             if ev.kind == "final":
                 final = ev.data
         assert final is not None
@@ -369,7 +384,7 @@ class Agent:
             yield Event("replace", answer)
         self._check(turn, answer, results)
         if not turn.grounded:
-            repair = load_prompt("repair", numbers=turn.ungrounded, language=turn.language)
+            repair = self._prompt("repair", numbers=turn.ungrounded, language=turn.language)
             msg = self._timed(
                 turn,
                 "repair",
@@ -381,7 +396,7 @@ class Agent:
             turn.repaired = True
             self._check(turn, answer, results)
             if not turn.grounded:
-                answer = load_prompt("fallback", language=turn.language, results=results)
+                answer = self._prompt("fallback", language=turn.language, results=results)
                 turn.replaced = True
                 self._check(turn, answer, results)
             yield Event("replace", answer)
@@ -410,7 +425,7 @@ class Agent:
             "or point WARDWISE_LLM_URL at a working server."
         )
         if results:  # the tools ran: give their own words rather than nothing
-            answer = load_prompt("fallback", language=turn.language, results=results)
+            answer = self._prompt("fallback", language=turn.language, results=results)
             turn.replaced = True
             self._check(turn, answer, results)
             return answer

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
         default="route", description="route (schema-constrained routing) or tools (native calls)"
     )
     max_steps: int = 3
+    prompts_dir: Path | None = Field(default=None, description="another copy of prompts/")
     embedded_model: str = Field(default="qwen2.5-coder-1.5b", description="key in agent/models.py")
     embedded_port: int = 8765
     embedded_threads: int = 2
