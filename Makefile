@@ -38,10 +38,12 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --find-links $(CACHE)/wheels "llama-cpp-python[server]==0.3.36"
 	touch $@
 
-# promptfoo (npm) is the external eval client of tests/test_promptfoo.py.
+# promptfoo (npm) is the external eval client of tests/test_promptfoo.py. Its 0.120.0 package
+# looks for its database migrations in promptfoo/drizzle but ships them in promptfoo/dist/drizzle.
 promptfoo-deps:
 	@test -x tests/promptfoo/node_modules/.bin/promptfoo || \
 	  (cd tests/promptfoo && npm ci --no-audit --no-fund --loglevel=error)
+	@ln -sfn dist/drizzle tests/promptfoo/node_modules/promptfoo/drizzle
 
 test: setup browser-deps promptfoo-deps
 	$(BIN)/python -m pytest -q -rs

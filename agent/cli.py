@@ -13,7 +13,9 @@ from agent.settings import Settings
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 model_app = typer.Typer(no_args_is_help=True, help="The embedded chat model.")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: a table, or --json {rows: [...]}.")
+audit_app = typer.Typer(no_args_is_help=True, help="The append-only audit trail.")
 app.add_typer(model_app, name="model")
+app.add_typer(audit_app, name="audit")
 app.add_typer(bench_app, name="bench")
 
 
@@ -315,6 +317,17 @@ def eval_compare(
     a, b = (json.loads(p.read_text(encoding="utf-8")) for p in (run_a, run_b))
     out.write_text(compare_html(a, b), encoding="utf-8")
     typer.echo(str(out))
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the audit trail's hash chain; exit 1 if any record was changed or removed."""
+    from agent.runtime import open_audit
+
+    ok, n, message = open_audit(Settings()).verify()
+    typer.echo(message)
+    if not ok:
+        raise typer.Exit(1)
 
 
 def _emit(rows: list[dict], as_json: bool) -> None:

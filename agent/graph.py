@@ -32,6 +32,7 @@ import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from agent import grounding
+from agent.audit import AuditError, digest
 from agent.llm import response_format, token_limit
 from prompts import load_prompt, prompt_version
 from tools.registry import SCHEMAS, ToolContext, call_tool
@@ -215,6 +216,8 @@ class Agent:
         today: date | None = None,
         tolerant: bool = True,
         prompt_dir: Path | None = None,
+        audit=None,
+        model_name: str = "",
     ):
         if mode not in ("route", "tools"):
             raise ValueError(f"mode must be 'route' or 'tools', got {mode!r}")
@@ -226,6 +229,8 @@ class Agent:
         self.today = today
         self.tolerant = tolerant
         self.prompt_dir = prompt_dir
+        self.audit = audit
+        self.model_name = model_name
         self.memory: dict[str, list[BaseMessage]] = {}
         self._schema = route_schema(SCHEMAS)
 
@@ -255,7 +260,11 @@ class Agent:
     def decide(self, turn: Turn, history: list[BaseMessage], error: str | None) -> Decision:
         if self.mode == "route":
             system = self._prompt(
-                "router", tools=list(SCHEMAS.values()), error=error, **self._context()
+                "router",
+                tools=list(SCHEMAS.values()),
+                error=error,
+                language=turn.language,
+                **self._context(),
             )
             msgs = [SystemMessage(system), *history, HumanMessage(turn.question)]
             fmt = response_format(self._schema, self.dialect)
@@ -301,6 +310,11 @@ class Agent:
         stateless = history is not None
         history = list(history) if stateless else self.memory.setdefault(session_id, [])
         results: list[dict] = []
+        if not self._audit(turn, session_id, "turn_start", {"question": digest(question)}):
+            turn.answer = turn.error or ""
+            yield Event("error", turn.error)
+            yield Event("final", turn)
+            return
         try:
             decision = None
             error = None
@@ -343,6 +357,9 @@ class Agent:
                 yield Event("token", f"\n\n{label}")
         turn.answer = answer
         turn.seconds = round(time.perf_counter() - t0, 3)
+        if not self._audit(turn, session_id, "turn", self._audit_payload(turn)):
+            turn.answer = turn.error or ""
+            yield Event("replace", turn.answer)
         if not turn.error and not stateless:
             history.extend([HumanMessage(question), AIMessage(answer)])
             del history[: -2 * MEMORY_TURNS]
@@ -401,6 +418,44 @@ class Agent:
                 self._check(turn, answer, results)
             yield Event("replace", answer)
         return answer
+
+    def _audit(self, turn: Turn, session_id: str, kind: str, payload: dict) -> bool:
+        """Write one audit record; on failure the turn is refused, never left unaudited."""
+        if self.audit is None:
+            return True
+        try:
+            self.audit.append(kind, session_id, "staff", payload)
+            return True
+        except AuditError as e:
+            turn.error = f"The turn was refused because it could not be audited ({e})."
+            return False
+
+    def _audit_payload(self, turn: Turn) -> dict:
+        def safe(args: dict) -> dict:
+            return {
+                k: digest(v) if isinstance(v, str) and k == "text" else v for k, v in args.items()
+            }
+
+        return {
+            "model": self.model_name,
+            "mode": self.mode,
+            "prompts": turn.prompt_versions,
+            "tool_calls": [
+                {
+                    "name": c.name,
+                    "arguments": safe(c.arguments),
+                    "ok": c.output.get("ok"),
+                    "output": digest(json.dumps(c.output, sort_keys=True, default=str)),
+                    "seconds": c.seconds,
+                }
+                for c in turn.tool_calls
+            ],
+            "answer": digest(turn.answer),
+            "grounded": turn.grounded,
+            "replaced": turn.replaced,
+            "error": bool(turn.error),
+            "seconds": turn.seconds,
+        }
 
     def _check(self, turn: Turn, answer: str, results: list[dict]) -> None:
         facts = [f for r in results for f in r.get("facts", [])]

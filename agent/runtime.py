@@ -53,6 +53,16 @@ def build_context(settings: Settings) -> ToolContext:
     )
 
 
+def open_audit(settings: Settings):
+    from agent.audit import AuditLog
+
+    url = settings.audit_url
+    if not url:
+        Path(settings.audit_dir).mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{Path(settings.audit_dir) / 'audit.db'}"
+    return AuditLog(url)
+
+
 def build_agent(settings: Settings, log=print):
     """Connect to (or start) the model server and build the agent.
 

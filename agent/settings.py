@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     index_dir: Path = HOME / "index"
     cache_dir: Path = CACHE
     audit_dir: Path = HOME / "audit"
+    audit_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the audit trail (default: SQLite in audit_dir)"
+    )
     host: str = "127.0.0.1"
     port: int = 7860
     solver: str = "cbc"

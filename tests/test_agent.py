@@ -201,3 +201,17 @@ def test_a_looping_answer_is_cut_and_replaced(ctx):
     events = list(agent.stream("ICU?"))
     turn = events[-1].data
     assert turn.answer == para and "replace" in [e.kind for e in events]
+
+
+def test_tool_payload_sends_no_strict_field():
+    """vLLM rejects OpenAI-only fields such as `strict` in tool schemas."""
+    from langchain_core.messages import HumanMessage
+    from langchain_openai import ChatOpenAI
+
+    from tools.registry import SCHEMAS
+
+    model = ChatOpenAI(base_url="http://127.0.0.1:9/v1", api_key="k", model="m")
+    tools = [{"type": "function", "function": s} for s in SCHEMAS.values()]
+    bound = model.bind_tools(tools, tool_choice="auto")
+    payload = model._get_request_payload([HumanMessage("hi")], **bound.kwargs)
+    assert payload["tools"] and "strict" not in json.dumps(payload)

@@ -5,7 +5,9 @@ from prompts import load_prompt, prompt_names, prompt_version
 from tools.registry import SCHEMAS
 
 VARS = {
-    "router": dict(tools=list(SCHEMAS.values()), wards=[], today="2026-06-30", error=None),
+    "router": dict(
+        tools=list(SCHEMAS.values()), wards=[], today="2026-06-30", error=None, language="English"
+    ),
     "answer": dict(language="English", results=[{"name": "t", "summary": "s", "facts": []}]),
     "repair": dict(numbers=["3"], language="Chinese"),
     "fallback": dict(language="Chinese", results=[{"summary": "s"}]),
