@@ -8,6 +8,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 END = date(2026, 6, 30)
+# A loaded 2-core CI machine can take minutes per model call: the real-model tests check
+# behaviour, not speed, so they wait long (timings belong to `wardwise bench`).
+SLOW_LLM_TIMEOUT = 600
+os.environ.setdefault("WARDWISE_LLM_TIMEOUT", str(SLOW_LLM_TIMEOUT))
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +57,12 @@ def live_settings(tmp_path_factory):
     from agent.settings import Settings
 
     home = tmp_path_factory.mktemp("home")
-    s = Settings(data_dir=home / "data", index_dir=home / "index", audit_dir=home / "audit")
+    s = Settings(
+        data_dir=home / "data",
+        index_dir=home / "index",
+        audit_dir=home / "audit",
+        llm_timeout=SLOW_LLM_TIMEOUT,
+    )
     ensure_demo(s, log=lambda m: None)
     return s
 

@@ -70,7 +70,7 @@ def browser():
         b.close()
 
 
-def _ask(page, question: str, answers_before: int, timeout: float = 240) -> str:
+def _ask(page, question: str, answers_before: int, timeout: float = 900) -> str:
     page.locator("#question textarea").fill(question)
     page.locator("#send").click()
     bot = page.locator("#chat .message.bot")

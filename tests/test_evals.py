@@ -126,6 +126,7 @@ def test_summary_threshold_junit_and_compare(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_a_broken_prompt_makes_the_suite_fail(tmp_path, embedded_llm):
     """The same small suite passes with the shipped prompts and fails with a broken router."""
     src = Path(__file__).parent / "evals" / "tool_choice.yaml"

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.slow
 HERE = Path(__file__).parent / "promptfoo"
 
 
+@pytest.mark.timeout(1800)
 def test_promptfoo_evaluates_the_agent_endpoint(live_settings, embedded_llm, tmp_path):
     from tests.conftest import free_port
 
@@ -56,7 +57,7 @@ def test_promptfoo_evaluates_the_agent_endpoint(live_settings, embedded_llm, tmp
         run = subprocess.run(
             [str(exe), "eval", "-c", str(HERE / "promptfooconfig.yaml"), "--no-cache",
              "--no-progress-bar", "-j", "1", "-o", str(out)],
-            env=pf_env, capture_output=True, text=True, timeout=900,
+            env=pf_env, capture_output=True, text=True, timeout=1700,
         )  # fmt: skip
         assert out.exists(), run.stdout[-3000:] + run.stderr[-3000:]
         results = json.loads(out.read_text())["results"]
