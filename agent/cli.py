@@ -330,6 +330,23 @@ def audit_verify() -> None:
         raise typer.Exit(1)
 
 
+def _context():
+    from agent.runtime import build_context, ensure_demo
+
+    settings = Settings()
+    ensure_demo(settings, log=_log)
+    return build_context(settings)
+
+
+def _register_tool_commands() -> None:
+    from tools.allocation.cli import register as register_allocation
+
+    register_allocation(app, bench_app, _context)
+
+
+_register_tool_commands()
+
+
 def _emit(rows: list[dict], as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps({"rows": rows}, ensure_ascii=False))

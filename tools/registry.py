@@ -48,23 +48,24 @@ def forecast_beds(ctx: ToolContext, ward: str, days: int = 7) -> ForecastResult:
     return ctx.forecaster.forecast(ward, days)
 
 
-def plan_beds(ctx: ToolContext, days: int = 7) -> ToolResult:
+def plan_beds(ctx: ToolContext, days: int = 7, what_if: str = "") -> ToolResult:
     """Plan open beds, surge beds, transfers and nurses per shift for every ward.
 
     Args:
         days: how many days ahead to plan, 1 to 14.
+        what_if: a change to test against the plan, e.g. "close 4 beds on CARD on Friday" or "2 RNs call in sick on ICU night shift"; leave empty for the normal plan.
     """
-    from tools.allocation import solve_plan
+    from tools.allocation import plan_from_forecast
 
     if not 1 <= days <= 14:
         raise ToolError("bad_horizon", f"days must be between 1 and 14, got {days}")
-    demand = {}
-    start = None
-    for w in ctx.hospital.wards:
-        fc = ctx.forecaster.forecast(w.ward_id, days)
-        demand[w.ward_id] = [round(d.p90) for d in fc.days]
-        start = fc.days[0].date
-    return solve_plan(list(ctx.hospital.wards), demand, start, solver=ctx.solver)
+    forecasts = {
+        w.ward_id: ctx.forecaster.forecast(w.ward_id, days).days for w in ctx.hospital.wards
+    }
+    changes = [what_if] if what_if.strip() else []
+    return plan_from_forecast(
+        list(ctx.hospital.wards), forecasts, what_if=changes, solver=ctx.solver
+    )
 
 
 def similar_cases(ctx: ToolContext, text: str, k: int = 5) -> ToolResult:

@@ -1,0 +1,54 @@
+"""Bed-and-nurse allocation: an exact MILP over wards x days x shifts, driven by the forecast.
+
+One concept per module:
+
+- :mod:`~tools.allocation.instance`: the checked inputs (costs, staffing rules, instance)
+- :mod:`~tools.allocation.demand`: forecast quantiles, the newsvendor ratio, scenarios
+- :mod:`~tools.allocation.model`: the MILP formulation (PuLP)
+- :mod:`~tools.allocation.solver`: CBC / HiGHS and their own status and gap
+- :mod:`~tools.allocation.solution`: the solved model in whole numbers
+- :mod:`~tools.allocation.plan`: solve and read a plan (summary, facts, rows)
+- :mod:`~tools.allocation.explain`: binding constraints and marginal values in words
+- :mod:`~tools.allocation.whatif`: what-if changes in plain words and the plan diff
+- :mod:`~tools.allocation.diagnosis`: the smallest set of requirements that cannot be met
+- :mod:`~tools.allocation.bench`: the growing-size benchmark
+- :mod:`~tools.allocation.cli`: ``wardwise allocate`` and ``wardwise bench allocate``
+
+See docs/allocation.md for the formulation and its measured tightenings.
+"""
+
+from tools.allocation.demand import critical_ratio, demand_at, quantile_of, scenarios_from
+from tools.allocation.diagnosis import InfeasiblePlan
+from tools.allocation.instance import SOLVERS, PlanCosts, StaffRules
+from tools.allocation.model import Formulation
+from tools.allocation.plan import (
+    Marginal,
+    PlanResult,
+    PlanRow,
+    plan_from_forecast,
+    solve_plan,
+    solve_robust,
+)
+from tools.allocation.whatif import RowChange, WhatIfResult, parse_what_if, what_if
+
+__all__ = [
+    "SOLVERS",
+    "Formulation",
+    "InfeasiblePlan",
+    "Marginal",
+    "PlanCosts",
+    "PlanResult",
+    "PlanRow",
+    "RowChange",
+    "StaffRules",
+    "WhatIfResult",
+    "critical_ratio",
+    "demand_at",
+    "parse_what_if",
+    "plan_from_forecast",
+    "quantile_of",
+    "scenarios_from",
+    "solve_plan",
+    "solve_robust",
+    "what_if",
+]
