@@ -27,6 +27,7 @@ LABELS = {
         "trace": "Tool call",
         "chart": "Forecast (occupied beds)",
         "table": "Bed and nurse plan",
+        "diff": "What-if: changes against the base plan",
         "p50": "P50 (median)",
         "band": "P10-P90",
         "beds": "beds on ward",
@@ -39,6 +40,7 @@ LABELS = {
         "trace": "工具调用",
         "chart": "预测（占用床位）",
         "table": "床位与护士计划",
+        "diff": "假设情景：与基础计划的差异",
         "p50": "P50（中位数）",
         "band": "P10-P90 区间",
         "beds": "病区床位数",
@@ -142,13 +144,19 @@ def plan_table(plan: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def diff_table(plan: dict) -> pd.DataFrame:
+    """A what-if's changes against the base plan: one row per changed field of a ward-day."""
+    cols = ["date", "ward_id", "field", "before", "after"]
+    return pd.DataFrame([{k: c[k] for k in cols} for c in plan.get("diff") or []], columns=cols)
+
+
 def build_page(agent) -> Any:
     import gradio as gr
 
     def respond(message: str, history: list, session: str, ui_language: str):
         history = list(history or []) + [{"role": "user", "content": message}]
         events: list = []
-        chart, table = gr.update(), gr.update()
+        chart, table, changes = gr.update(), gr.update(), gr.update()
         try:
             for ev in agent.stream(message, session):
                 events.append(ev)
@@ -159,11 +167,12 @@ def build_page(agent) -> Any:
                     pl = tool_output(events, "plan_beds")
                     if pl:
                         table = gr.update(value=plan_table(pl), visible=True)
-                yield history + turn_messages(events, ui_language), "", chart, table
+                        changes = gr.update(value=diff_table(pl), visible="diff" in pl)
+                yield history + turn_messages(events, ui_language), "", chart, table, changes
         except Exception as e:  # a bug: keep the page alive, say so plainly, log the trace
             log.exception("turn failed")
             msg = {"role": "assistant", "content": f"{LABELS[ui_language]['error']}: {e}"}
-            yield history + turn_messages(events, ui_language) + [msg], "", chart, table
+            yield history + turn_messages(events, ui_language) + [msg], "", chart, table, changes
 
     def relabel(ui_language: str):
         lb = LABELS[ui_language]
@@ -173,6 +182,7 @@ def build_page(agent) -> Any:
             gr.update(value=lb["send"]),
             gr.update(label=lb["chart"]),
             gr.update(label=lb["table"]),
+            gr.update(label=lb["diff"]),
         )
 
     with gr.Blocks(title="Wardwise") as page:
@@ -193,11 +203,12 @@ def build_page(agent) -> Any:
             send = gr.Button(LABELS["English"]["send"], variant="primary", scale=1, elem_id="send")
         chart = gr.Plot(label=LABELS["English"]["chart"], visible=False, elem_id="fan-chart")
         table = gr.Dataframe(label=LABELS["English"]["table"], visible=False, elem_id="plan")
+        changes = gr.Dataframe(label=LABELS["English"]["diff"], visible=False, elem_id="what-if")
         inputs = [box, chat, session, ui_language]
-        outputs = [chat, box, chart, table]
+        outputs = [chat, box, chart, table, changes]
         box.submit(respond, inputs, outputs)
         send.click(respond, inputs, outputs)
-        ui_language.change(relabel, ui_language, [title, box, send, chart, table])
+        ui_language.change(relabel, ui_language, [title, box, send, chart, table, changes])
     return page
 
 

@@ -1,0 +1,66 @@
+"""The page's adapter functions, without a browser."""
+
+from agent.graph import Event, ToolCall, Turn
+from ui.app import LABELS, diff_table, fan_chart, plan_table, tool_output, turn_messages
+
+FC = {
+    "ok": True,
+    "summary": "Cardiology needs up to 36 beds.",
+    "ward_id": "CARD",
+    "ward_name": "Cardiology",
+    "ward_name_zh": "心内科",
+    "beds": 34,
+    "days": [{"date": "2026-07-01", "p10": 30, "p50": 34, "p90": 38}],
+}
+
+
+def test_events_become_a_collapsible_tool_message_then_the_answer():
+    call = ToolCall("forecast_beds", {"ward": "CARD"}, FC, 1.25)
+    events = [
+        Event("tool_start", {"name": "forecast_beds", "arguments": {"ward": "CARD"}}),
+        Event("tool_end", call),
+        Event("token", "Cardiology "),
+        Event("token", "needs 36."),
+    ]
+    msgs = turn_messages(events, "中文")
+    assert msgs[0]["metadata"] == {
+        "title": f"{LABELS['中文']['trace']}: forecast_beds",
+        "status": "done",
+        "duration": 1.25,
+    }
+    assert "Cardiology needs up to 36 beds." in msgs[0]["content"]
+    assert msgs[1] == {"role": "assistant", "content": "Cardiology needs 36."}
+    replaced = turn_messages([*events, Event("replace", "Checked answer.")])
+    assert replaced[-1]["content"] == "Checked answer."
+    assert tool_output(events, "forecast_beds") is FC and tool_output(events, "plan_beds") is None
+
+
+def test_errors_are_shown_as_a_plain_message():
+    turn = Turn(question="q", answer="x", error="The language model server is not reachable.")
+    msgs = turn_messages([Event("error", turn.error), Event("final", turn)])
+    assert msgs == [
+        {"role": "assistant", "content": "Problem: The language model server is not reachable."}
+    ]
+
+
+def test_chart_plan_and_what_if_tables():
+    fig = fan_chart(FC, "中文")
+    assert fig.axes[0].get_title() == "心内科 (CARD)"
+    plan = {
+        "rows": [
+            {"date": "2026-07-01", "ward_id": "CARD", "demand": 38, "beds_open": 34, "surge_open": 4,
+             "transfers_in": 0, "transfers_out": 0, "unmet": 0, "nurses": {"day": 8, "night": 8}}
+        ],
+        "diff": [{"date": "2026-07-03", "ward_id": "CARD", "field": "beds_open", "before": 34, "after": 30}],
+    }  # fmt: skip
+    t = plan_table(plan)
+    assert list(t.columns)[-2:] == ["RN day", "RN night"] and t.iloc[0]["surge_open"] == 4
+    d = diff_table(plan)
+    assert d.to_dict("records") == [plan["diff"][0]]
+    assert diff_table({"rows": []}).empty
+
+
+def test_the_page_builds():
+    from ui.app import build_page
+
+    assert type(build_page(agent=None)).__name__ == "Blocks"
