@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from knowledge.hospital import DAILY_COLUMNS, WARD_COLUMNS
+
 # ward_id, name_en, name_zh, type, beds, surge, rn_per_shift, ratio, adm/day, mean LOS, winter
 WARDS = [
     ("ICU", "Intensive care", "重症监护室", "icu", 12, 2, 6, 2, 1.6, 6.0, 0.15),
@@ -48,18 +50,7 @@ def generate(out_dir: Path, *, years: int = 3, end: date | None = None, seed: in
     out.mkdir(parents=True, exist_ok=True)
     with (out / "wards.csv").open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(
-            [
-                "ward_id",
-                "name_en",
-                "name_zh",
-                "ward_type",
-                "beds",
-                "surge_beds",
-                "rn_per_shift",
-                "nurse_ratio",
-            ]
-        )
+        w.writerow(WARD_COLUMNS)
         for ward in WARDS:
             w.writerow(ward[:8])
     rows = []
@@ -89,7 +80,7 @@ def generate(out_dir: Path, *, years: int = 3, end: date | None = None, seed: in
     rows.sort()
     with (out / "daily.csv").open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["date", "ward_id", "admissions", "discharges", "census"])
+        w.writerow(DAILY_COLUMNS)
         w.writerows(rows)
     return out
 
