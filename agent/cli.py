@@ -339,9 +339,13 @@ def _context():
 
 
 def _register_tool_commands() -> None:
+    from knowledge.cli import register as register_knowledge
     from tools.allocation.cli import register as register_allocation
+    from tools.forecasting.cli import register as register_forecasting
 
     register_allocation(app, bench_app, _context)
+    register_forecasting(app, bench_app)
+    register_knowledge(app, bench_app)
 
 
 _register_tool_commands()

@@ -47,7 +47,7 @@ def build_context(settings: Settings) -> ToolContext:
 
     return ToolContext(
         hospital=hospital,
-        forecaster=Forecaster(hospital),
+        forecaster=Forecaster(hospital, checkpoint_dir=Path(settings.data_dir) / "models"),
         case_index_factory=case_index,
         solver=settings.solver,
     )
