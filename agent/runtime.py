@@ -6,7 +6,7 @@ from pathlib import Path
 
 from agent.settings import Settings
 from knowledge import hospital as hospital_data
-from tools.forecast import Forecaster
+from tools.forecast import CHECKPOINT, Forecaster
 from tools.registry import ToolContext
 
 
@@ -53,6 +53,20 @@ def build_context(settings: Settings) -> ToolContext:
     )
 
 
+def warm_forecaster(ctx: ToolContext, log=print) -> None:
+    """Load the ward models now (training them on a first run) so no question waits for it."""
+    from tools.result import ToolError
+
+    fc = ctx.forecaster
+    path = fc.checkpoint_dir
+    if path is not None and not (path / CHECKPOINT).exists():
+        log("training the forecaster on the hospital's history (first run only, about a minute) ...")
+    try:
+        fc.models()
+    except ToolError as e:  # too little history: the forecast tool reports it per question
+        log(f"forecaster not ready: {e}")
+
+
 def open_audit(settings: Settings):
     from agent.audit import AuditLog
 
@@ -73,6 +87,7 @@ def build_agent(settings: Settings, log=print):
 
     ensure_demo(settings, log=log)
     ctx = build_context(settings)
+    warm_forecaster(ctx, log=log)
     base_url, dialect, server = connect(settings, log=log)
     model = make_chat_model(settings, base_url)
     agent = Agent(

@@ -108,7 +108,9 @@ def test_page_answers_in_chinese_and_english_grounded(page_url, browser, live_se
         count = page.locator("#chat .message.bot").count()
         chat_text = page.locator("#chat").inner_text()
         assert "forecast_beds" in chat_text, "the tool call is shown under the answer"
-        answer = page.locator("#chat .message.bot").last.inner_text()
+        shown = page.locator("#chat .message.bot").last.inner_text()
+        # The bubble also holds the collapsed tool call, titled with its duration ("(49.0ms)").
+        answer = re.sub(r"\(\d+(?:\.\d+)?\s*m?s\)", "", shown)
         assert re.search(r"\d", answer)
         facts = call_tool(ctx, "forecast_beds", {"ward": ward, "days": 7}).reading()["facts"]
         report = check(answer, facts, question, [chat_text])
