@@ -22,28 +22,39 @@ def ensure_demo(settings: Settings, log=print) -> None:
         from knowledge.cases_demo import generate_cases, write_cases
 
         write_cases(data / "cases.jsonl", generate_cases())
-    if not Path(settings.index_dir).exists():
+    if settings.chroma_url:
+        if open_case_index(settings).count() == 0:
+            build_index(settings, log=log)
+    elif not Path(settings.index_dir).exists():
         build_index(settings, log=log)
 
 
 def build_index(settings: Settings, log=print) -> int:
     from knowledge.cases_demo import read_cases
-    from knowledge.store import CaseIndex
 
     records = read_cases(Path(settings.data_dir) / "cases.jsonl")
-    log(f"indexing {len(records)} case records into {settings.index_dir} ...")
-    index = CaseIndex(Path(settings.index_dir))
+    log(
+        f"indexing {len(records)} case records into {settings.chroma_url or settings.index_dir} ..."
+    )
+    index = open_case_index(settings)
     index.build(records)
     return index.count()
+
+
+def open_case_index(settings: Settings):
+    """The case index: the Chroma server at ``chroma_url`` if set, else the ``index_dir`` folder."""
+    from knowledge.store import CaseIndex
+
+    if settings.chroma_url:
+        return CaseIndex(server_url=settings.chroma_url)
+    return CaseIndex(Path(settings.index_dir))
 
 
 def build_context(settings: Settings) -> ToolContext:
     hospital = hospital_data.load(Path(settings.data_dir))
 
     def case_index():
-        from knowledge.store import CaseIndex
-
-        return CaseIndex(Path(settings.index_dir))
+        return open_case_index(settings)
 
     return ToolContext(
         hospital=hospital,
@@ -60,7 +71,9 @@ def warm_forecaster(ctx: ToolContext, log=print) -> None:
     fc = ctx.forecaster
     path = fc.checkpoint_dir
     if path is not None and not (path / CHECKPOINT).exists():
-        log("training the forecaster on the hospital's history (first run only, about a minute) ...")
+        log(
+            "training the forecaster on the hospital's history (first run only, about a minute) ..."
+        )
     try:
         fc.models()
     except ToolError as e:  # too little history: the forecast tool reports it per question

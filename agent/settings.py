@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     embedded_ctx: int = 4096
     data_dir: Path = HOME / "data"
     index_dir: Path = HOME / "index"
+    chroma_url: str | None = Field(
+        default=None, description="a Chroma server (`chroma run`) instead of the index_dir folder"
+    )
     cache_dir: Path = CACHE
     audit_dir: Path = HOME / "audit"
     audit_url: str | None = Field(

@@ -137,6 +137,25 @@ def test_ingest_cli_into_a_chroma_server(chroma_server, tmp_path):
     assert not [p for p in PLANTED if p.lower() in text.lower()]
 
 
+def test_agent_tool_uses_the_chroma_server_from_settings(chroma_server, tmp_path):
+    from agent.runtime import build_context, build_index
+    from agent.settings import Settings
+    from knowledge.cases_demo import write_cases
+    from knowledge.demo import generate
+    from tools.registry import call_tool
+
+    url, _ = chroma_server
+    settings = Settings(data_dir=tmp_path / "data", index_dir=tmp_path / "unused", chroma_url=url)
+    generate(settings.data_dir, years=1, end=date(2025, 6, 30))
+    write_cases(
+        settings.data_dir / "cases.jsonl", generate_cases(60, seed=3, end=date(2025, 6, 30))
+    )
+    assert build_index(settings, log=lambda _: None) >= 60
+    reading = call_tool(build_context(settings), "similar_cases", {"text": QUERY, "k": 5}).reading()
+    assert "acute myocardial infarction" in reading["summary"]
+    assert not (tmp_path / "unused").exists()  # nothing was written to the folder index
+
+
 # --------------------------------------------------------------------------- PostgreSQL
 
 
