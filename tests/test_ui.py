@@ -60,6 +60,17 @@ def test_chart_plan_and_what_if_tables():
     assert diff_table({"rows": []}).empty
 
 
+def test_chinese_chart_labels_have_glyphs():
+    import warnings
+
+    fig = fan_chart(FC, "中文")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig.canvas.draw()
+    missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    assert not missing, f"no CJK font (make system-deps installs fonts-wqy-microhei): {missing[:2]}"
+
+
 def test_the_page_builds():
     from ui.app import build_page
 

@@ -15,7 +15,27 @@ import pandas as pd  # noqa: E402
 
 log = logging.getLogger("wardwise.ui")
 
-plt.rcParams["font.sans-serif"] = ["WenQuanYi Micro Hei", "Noto Sans CJK SC", "DejaVu Sans"]
+CJK_FONTS = ["WenQuanYi Micro Hei", "Noto Sans CJK SC"]
+
+
+def _register_cjk_fonts() -> None:
+    """Make sure matplotlib knows an installed CJK font, even when its font cache was built
+    before the font was installed (Chinese titles and legends are boxes otherwise)."""
+    from matplotlib import font_manager
+
+    known = {f.name for f in font_manager.fontManager.ttflist}
+    if known.intersection(CJK_FONTS):
+        return
+    for path in font_manager.findSystemFonts():
+        if any(k in path.lower() for k in ("wqy", "notosanscjk", "noto-cjk")):
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError, ValueError):
+                log.warning("could not load the font file %s", path)
+
+
+_register_cjk_fonts()
+plt.rcParams["font.sans-serif"] = [*CJK_FONTS, "DejaVu Sans"]
 plt.rcParams["axes.unicode_minus"] = False
 
 LABELS = {
