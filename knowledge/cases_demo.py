@@ -44,7 +44,7 @@ class CaseRecord(BaseModel):
     admitted: date
     los_days: int = Field(ge=0)
     diagnosis: str = Field(min_length=1)
-    icd10: str = Field(pattern=r"^[A-Z]\d{2}(\.\d{1,2})?$")
+    icd10: str = Field(default="", pattern=r"^([A-Z]\d{2}(\.\d{1,2})?)?$")
     text: str = Field(min_length=1)
     outcome: str = Field(min_length=1)
 
@@ -1921,7 +1921,8 @@ def _text_zh(c: _Condition, age: int, sex: str, los: int, outcome: str, rng: ran
     return "".join((opener, hist, find, treat, dx, _course_zh(outcome, los, rng)))
 
 
-def _age_band(age: int) -> str:
+def age_band(age: int) -> str:
+    """Ten-year band of an age in years: ``"40-49"``; 90 and over are one band, ``"90+"``."""
     if age >= 90:
         return "90+"
     lo = age // 10 * 10
@@ -1983,7 +1984,7 @@ def generate_cases(n: int = 500, seed: int = 7, end: date | None = None) -> list
         if i in injected:
             text = _inject(text, lang, rng)
         admitted = end - timedelta(days=rng.randrange(3 * 365))
-        drafts.append((admitted, lang, ward, _age_band(age), sex, los, c, text, outcome))
+        drafts.append((admitted, lang, ward, age_band(age), sex, los, c, text, outcome))
 
     drafts.sort(key=lambda d: d[0])
     return [

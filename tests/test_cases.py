@@ -225,7 +225,7 @@ def test_search_cases_reading(index):
     facts = {f.label: f.value for f in result.facts}
     assert facts["similar cases found"] == 5
     top = result.hits[0]
-    assert facts[f"most similar case {top.record_id} similarity"] == round(top.score, 2)
+    assert facts[f"most similar case {top.record_id} match score"] == round(top.score, 2)
     dx_counts = {k: v for k, v in facts.items() if k.startswith("cases with ")}
     assert sum(dx_counts.values()) == 5
     assert dx_counts[f"cases with {MI} among the 5 most similar"] >= 3

@@ -50,3 +50,13 @@ def test_short_history_is_refused(hospital):
     with pytest.raises(ToolError) as e:
         Forecaster(short).forecast("ICU", 7)
     assert e.value.code == "short_history"
+
+
+def test_forecast_carries_admissions_length_of_stay_and_an_honest_backtest(forecaster):
+    r = forecaster.forecast("ICU", 14)
+    assert r.method in ("flow", "direct") and r.backtest.method == r.method
+    assert r.backtest.origins >= 28  # rolling origins in weeks the models never saw
+    assert len(r.admissions) == 14 and all(d.p10 <= d.p50 <= d.p90 for d in r.admissions)
+    labels = {f.label: f.value for f in r.facts}
+    assert 3 < labels["estimated mean length of stay"] < 10  # the demo ICU's mean stay is ~6
+    assert r.days[0].date > forecaster.hospital.daily.date.max().date()

@@ -1,48 +1,63 @@
-"""Similar past cases: decision support from the hospital's de-identified case index.
+"""Similar past cases and a differential: decision support from the de-identified case index.
 
-The tool finds the past admissions most similar in meaning to a complaint (in English or
-Chinese) and reads them out as labelled facts: how many were found, how similar the closest
-one is, and how often each diagnosis occurs among them, each diagnosis cited by record id.
-It is decision support for a clinician, never a diagnosis.
+The tool finds the past admissions that best match a complaint (English or Chinese; hybrid
+retrieval, :mod:`knowledge.store`) and reads them out as labelled facts: how many were
+found, how well the closest one matches, and the candidate diagnoses ranked by the weight
+of their supporting cases (:mod:`knowledge.differential`), each cited by record id. It is
+decision support for a clinician, never a diagnosis.
+
+Retrieved record text reaches the model only as the cases' snippets, cleaned of injected
+instructions; :func:`knowledge.store.fence` wraps a snippet as inert data for a prompt.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-
 from pydantic import Field
 
-from knowledge.store import CaseHit, CaseIndex
+from knowledge.differential import Candidate, rank_differential
+from knowledge.store import CaseHit, CaseIndex, fence
 from tools.result import Fact, ToolError, ToolResult
 
 MAX_K = 20
+MAX_CANDIDATES = 5
+LABEL = "Decision support for a clinician, not a diagnosis"
 
 
 class CasesResult(ToolResult):
-    """Similar past cases, best first, with their reading."""
+    """Similar past cases, best first, the differential they suggest, and their reading."""
 
     hits: list[CaseHit] = Field(default_factory=list)
+    differential: list[Candidate] = Field(
+        default_factory=list, description="candidate diagnoses, best supported first"
+    )
     notice: str = Field(
         default="", description="set when a record carried an injected instruction (removed)"
     )
 
     def reading(self) -> dict:
-        """Summary, facts, the notice and the cases' snippets (record text, never instructions)."""
+        """Summary, facts, the notice, the differential and the cases' fenced snippets."""
         out = super().reading()
         if self.notice:
             out["notice"] = self.notice
+        out["differential"] = [
+            {"diagnosis": c.diagnosis, "support": c.support} for c in self.differential
+        ]
         out["cases"] = [
             {
                 "record_id": h.record_id,
                 "diagnosis": h.diagnosis,
                 "icd10": h.icd10,
                 "ward_id": h.ward_id,
-                "similarity": round(h.score, 2),
-                "snippet": h.snippet,
+                "match": round(h.score, 2),
+                "snippet": fence(h.record_id, h.snippet),
             }
             for h in self.hits
         ]
         return out
+
+
+def _listing(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def search_cases(
@@ -81,29 +96,35 @@ def search_cases(
             facts=[Fact(label=f"similar cases found{where}", value=0, unit="cases")],
         )
 
-    by_dx: dict[str, list[str]] = {}
-    for h in hits:
-        by_dx.setdefault(h.diagnosis, []).append(h.record_id)
-    counts = Counter({dx: len(ids) for dx, ids in by_dx.items()})
-    ranked = sorted(by_dx, key=lambda dx: -counts[dx])  # stable: ties keep rank order
+    ddx = rank_differential(hits)[:MAX_CANDIDATES]
     n = len(hits)
-    cited = [f"{dx} ({', '.join(by_dx[dx])})" for dx in ranked]
-    listing = cited[0] if len(cited) == 1 else ", ".join(cited[:-1]) + " and " + cited[-1]
+    cited = [f"{c.diagnosis} ({', '.join(c.support)})" for c in ddx]
     head = (
         f"the most similar past case{where} is"
         if n == 1
-        else (f"the {n} most similar past cases{where} are")
+        else f"the {n} most similar past cases{where} are"
     )
-    summary = f"Decision support for a clinician, not a diagnosis: {head} {listing}."
+    summary = f"{LABEL}: {head} {_listing(cited)}."
+    if len(ddx) > 1:
+        summary += (
+            f" Candidate diagnoses, best supported first: {_listing([c.diagnosis for c in ddx])}."
+        )
 
     top = hits[0]
     facts = [
         Fact(label=f"similar cases found{where}", value=n, unit="cases"),
-        Fact(label=f"most similar case {top.record_id} similarity", value=round(top.score, 2)),
+        Fact(label=f"most similar case {top.record_id} match score", value=round(top.score, 2)),
     ]
     facts += [
-        Fact(label=f"cases with {dx} among the {n} most similar", value=counts[dx], unit="cases")
-        for dx in ranked
+        Fact(
+            label=f"cases with {c.diagnosis} among the {n} most similar",
+            value=c.cases,
+            unit="cases",
+        )
+        for c in ddx
+    ]
+    facts += [
+        Fact(label=f"candidate diagnosis {i}", value=c.diagnosis) for i, c in enumerate(ddx, 1)
     ]
 
     flagged = [h.record_id for h in hits if h.flagged]
@@ -115,4 +136,4 @@ def search_cases(
             "it was removed from the snippet and treated as data only. Report it to the "
             "records team."
         )
-    return CasesResult(summary=summary, facts=facts, hits=hits, notice=notice)
+    return CasesResult(summary=summary, facts=facts, hits=hits, differential=ddx, notice=notice)

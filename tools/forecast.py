@@ -1,25 +1,50 @@
 """Daily census forecasts per ward with P10/P50/P90 and an honest backtest.
 
-The skeleton's model is statsforecast's AutoETS with a weekly season, fitted on the ward's
-last year of daily census; the P10..P90 band is its 80% prediction interval. The backtest
-holds out the last ``days`` observed days, refits on what came before, and scores MASE
-(seasonal naive, period 7) and the share of held-out days inside P10..P90.
+The models live in :mod:`tools.forecasting`: a global PyTorch quantile model of daily
+admissions and one of the census, trained across all wards; the census is forecast from
+today's patients, the ward's length-of-stay distribution and forecast admissions (``flow``),
+or by the census model itself (``direct``), whichever backtested better on that ward. The
+backtest is rolling-origin over the last 12 weeks, which the models never saw in training.
+
+Checkpoints: with ``checkpoint_dir`` the trained models are saved there and reloaded; a
+forecast request never retrains while the checkpoint is fresh, i.e. it was trained with the
+same configuration on the same wards and the same history up to its last day, and the data
+now ends at most ``max_age_days`` after that. Without ``checkpoint_dir`` the models are
+trained on first use and kept for the life of the :class:`Forecaster`.
+
+Bad input: an unknown ward, a horizon outside 1..28 days (what the models were trained
+for), too short a history, negative counts, a ward whose history is mostly gaps or ends
+more than a week before the hospital's: each is a :class:`ToolError` with a code. Smaller
+gaps are a documented fallback: masked in the models' input and linearly filled for the
+length-of-stay fit.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
 from knowledge.hospital import Hospital
+from tools.forecasting.metrics import QUANTILES
+from tools.forecasting.metrics import coverage as coverage
+from tools.forecasting.metrics import mase as mase
 from tools.result import Fact, ToolError, ToolResult
 
 MAX_DAYS = 28
 MIN_HISTORY = 8 * 7
-FIT_WINDOW = 365
+MAX_GAP_SHARE = 0.2
+MAX_STALE_DAYS = 7
+CHECKPOINT = "ward-forecaster.pt"
+I10, I50, I90 = QUANTILES.index(0.1), QUANTILES.index(0.5), QUANTILES.index(0.9)
+METHOD_NAMES = {
+    "flow": "census from forecast admissions and the ward's length of stay",
+    "direct": "census model",
+}
 
 
 class ForecastDay(BaseModel):
@@ -33,6 +58,8 @@ class Backtest(BaseModel):
     horizon: int
     mase: float
     coverage: float
+    origins: int = 0
+    method: str = ""
 
 
 class ForecastResult(ToolResult):
@@ -42,47 +69,149 @@ class ForecastResult(ToolResult):
     beds: int
     days: list[ForecastDay]
     backtest: Backtest
-
-
-def mase(actual: np.ndarray, forecast: np.ndarray, train: np.ndarray, season: int) -> float:
-    """Mean absolute scaled error against the in-sample seasonal-naive error."""
-    scale = np.mean(np.abs(train[season:] - train[:-season]))
-    if not np.isfinite(scale) or scale == 0:
-        scale = np.mean(np.abs(np.diff(train))) or 1.0
-    return float(np.mean(np.abs(actual - forecast)) / scale)
-
-
-def coverage(actual: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
-    """Share of actual values inside [lo, hi]."""
-    return float(np.mean((actual >= lo) & (actual <= hi)))
-
-
-def _ets(y: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from statsforecast.models import AutoETS
-
-    model = AutoETS(season_length=7)
-    out = model.forecast(y=y.astype(float), h=h, level=[80])
-    mean = np.asarray(out["mean"], dtype=float)
-    return out["lo-80"].astype(float), mean, out["hi-80"].astype(float)
+    method: str = ""
+    admissions: list[ForecastDay] = []
+    mean_stay_days: float | None = None
 
 
 class Forecaster:
-    """Fits per-ward census models on demand and caches them for the process."""
+    """Ward census forecasts from the global models, trained or loaded on first use.
 
-    def __init__(self, hospital: Hospital):
+    Args:
+        hospital: the wards and their daily history.
+        checkpoint_dir: where to save and reload trained models (None: memory only).
+        device: ``cpu``, ``cuda`` or None (CUDA when present).
+        config: a :class:`tools.forecasting.wards.WardConfig` (None: the default).
+        max_age_days: how many days of newer data a checkpoint stays fresh for.
+        progress: show progress bars while training.
+    """
+
+    def __init__(
+        self,
+        hospital: Hospital,
+        *,
+        checkpoint_dir: str | Path | None = None,
+        device: str | None = None,
+        config=None,
+        max_age_days: int = 28,
+        progress: bool = False,
+    ):
+        from tools.forecasting.wards import WardConfig
+
         self.hospital = hospital
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
+        self.device = device
+        self.config = config or WardConfig()
+        self.max_age_days = max_age_days
+        self.progress = progress
+        self.trained_now = False
+        self._models = None
         self._cache: dict[tuple[str, int], ForecastResult] = {}
 
+    # ----------------------------------------------------------------- models
+    def _usable_wards(self) -> list[str]:
+        ids = []
+        for w in self.hospital.wards:
+            n = int((self.hospital.daily.ward_id == w.ward_id).sum())
+            if n >= MIN_HISTORY + MAX_DAYS:
+                ids.append(w.ward_id)
+        return ids
+
+    def _fingerprint(self, ward_ids: list[str], end: pd.Timestamp) -> str:
+        from tools.forecasting.checkpoint import FORMAT, fingerprint
+
+        d = self.hospital.daily
+        d = d[d.ward_id.isin(ward_ids) & (d.date <= end)]
+        cols = ["date", "ward_id", "admissions", "census"]
+        d = d[cols].sort_values(["ward_id", "date"]).reset_index(drop=True)
+        return fingerprint(d, (FORMAT, sorted(ward_ids), asdict(self.config)))
+
+    def models(self):
+        """The trained ward models: loaded from a fresh checkpoint, else trained (and saved).
+
+        Raises:
+            ToolError: no ward has enough history to train on.
+        """
+        if self._models is not None:
+            return self._models
+        from tools.forecasting import checkpoint
+        from tools.forecasting.wards import WardModels, train_ward_models
+
+        ward_ids = self._usable_wards()
+        if not ward_ids:
+            raise ToolError(
+                "short_history",
+                f"no ward has the {MIN_HISTORY + MAX_DAYS} days of history the forecaster "
+                "needs to learn from",
+            )
+        end = self.hospital.daily.date.max()
+        path = self.checkpoint_dir / CHECKPOINT if self.checkpoint_dir else None
+        if path is not None and path.exists():
+            try:
+                parts, meta = checkpoint.load(path, self.device)
+            except ValueError:
+                parts, meta = None, None
+            if meta is not None and self._is_fresh(meta, ward_ids, end):
+                self._models = WardModels.from_parts(parts, meta)
+                return self._models
+        data_end = pd.Timestamp(end)
+        fp = self._fingerprint(ward_ids, data_end)
+        self._models = train_ward_models(
+            self.hospital,
+            ward_ids,
+            self.config,
+            fingerprint=fp,
+            device=self.device,
+            progress=self.progress,
+        )
+        self.trained_now = True
+        if path is not None:
+            checkpoint.save(
+                path,
+                {"admissions": self._models.admissions, "census": self._models.census},
+                self._models.meta(),
+            )
+        return self._models
+
+    def checkpoint_is_fresh(self) -> bool:
+        """Whether a checkpoint in ``checkpoint_dir`` would serve this hospital untrained."""
+        from tools.forecasting import checkpoint
+
+        path = self.checkpoint_dir / CHECKPOINT if self.checkpoint_dir else None
+        if path is None or not path.exists():
+            return False
+        try:
+            _, meta = checkpoint.load(path, "cpu")
+        except ValueError:
+            return False
+        return self._is_fresh(meta, self._usable_wards(), self.hospital.daily.date.max())
+
+    def _is_fresh(self, meta: dict, ward_ids: list[str], end) -> bool:
+        if meta.get("config") != asdict(self.config) or sorted(meta.get("wards", [])) != sorted(
+            ward_ids
+        ):
+            return False
+        trained_end = pd.Timestamp(meta["data_end"])
+        if (
+            not trained_end
+            <= pd.Timestamp(end)
+            <= trained_end + pd.Timedelta(days=self.max_age_days)
+        ):
+            return False
+        return meta.get("fingerprint") == self._fingerprint(ward_ids, trained_end)
+
+    # --------------------------------------------------------------- forecast
     def forecast(self, ward: str, days: int = 7) -> ForecastResult:
         """Forecast the ward's daily occupied beds for the next ``days`` days.
 
         Raises:
-            ToolError: unknown ward, horizon out of range, or too little history.
+            ToolError: unknown ward, horizon out of range, too little or bad history.
         """
         if not 1 <= days <= MAX_DAYS:
             raise ToolError(
                 "bad_horizon",
-                f"days must be between 1 and {MAX_DAYS}, got {days}",
+                f"days must be between 1 and {MAX_DAYS}, got {days}; the models are trained "
+                f"for at most {MAX_DAYS} days ahead",
                 "ask for at most four weeks ahead",
             )
         try:
@@ -92,38 +221,108 @@ class Forecaster:
         key = (w.ward_id, days)
         if key in self._cache:
             return self._cache[key]
-        series = self.hospital.history(w.ward_id)
-        if len(series) < MIN_HISTORY + days:
+        self._check_history(w.ward_id, days)
+        models = self.models()
+        if w.ward_id not in models.wards:
             raise ToolError(
                 "short_history",
-                f"{w.ward_id} has {len(series)} days of history; at least "
-                f"{MIN_HISTORY + days} are needed",
+                f"{w.ward_id} was not part of the trained models (too little history)",
             )
-        y = series.to_numpy()[-FIT_WINDOW:]
-        lo, mid, hi = _ets(y, days)
-        train, test = y[:-days], y[-days:]
-        blo, bmid, bhi = _ets(train, days)
+        out_days, adm_days, method = self._predict(models, w.ward_id, days)
+        m, c, n = models.backtest_summary(w.ward_id, method, days)
         bt = Backtest(
             horizon=days,
-            mase=round(mase(test, bmid, train, 7), 2),
-            coverage=round(coverage(test, blo, bhi), 2),
+            mase=round(m, 2),
+            coverage=round(c, 2),
+            origins=n,
+            method=method,
         )
-        start = series.index[-1] + pd.Timedelta(days=1)
-        out_days = [
-            ForecastDay(
-                date=(start + pd.Timedelta(days=i)).date(),
-                p10=round(max(0.0, lo[i]), 1),
-                p50=round(max(0.0, mid[i]), 1),
-                p90=round(max(0.0, hi[i]), 1),
-            )
-            for i in range(days)
-        ]
-        result = _reading(w.ward_id, w.name_en, w.name_zh, w.beds, out_days, bt)
+        from tools.forecasting.wards import stay_days
+
+        stay = round(stay_days(models, w.ward_id), 1)
+        result = _reading(w.ward_id, w.name_en, w.name_zh, w.beds, out_days, bt, adm_days, stay)
         self._cache[key] = result
         return result
 
+    def _check_history(self, ward_id: str, days: int) -> None:
+        d = self.hospital.daily[self.hospital.daily.ward_id == ward_id]
+        if len(d) < MIN_HISTORY + days:
+            raise ToolError(
+                "short_history",
+                f"{ward_id} has {len(d)} days of history; at least {MIN_HISTORY + days} are needed",
+            )
+        for col in ("admissions", "census"):
+            if (d[col] < 0).any():
+                bad = d.loc[d[col] < 0, "date"].iloc[0]
+                raise ToolError(
+                    "bad_data",
+                    f"{ward_id} has a negative {col} count on {pd.Timestamp(bad).date()}",
+                    "fix the ward's daily data and ingest it again",
+                )
+        last = d.date.max()
+        span = (last - d.date.min()).days + 1
+        recent = d[d.date > last - pd.Timedelta(days=365)]
+        recent_span = min(span, 365)
+        if 1 - len(recent) / recent_span > MAX_GAP_SHARE:
+            raise ToolError(
+                "gappy_history",
+                f"{ward_id} has no data on {recent_span - len(recent)} of its last "
+                f"{recent_span} days",
+                "fill in the missing days and ingest again",
+            )
+        behind = (self.hospital.daily.date.max() - last).days
+        if behind > MAX_STALE_DAYS:
+            raise ToolError(
+                "stale_history",
+                f"{ward_id}'s history ends on {pd.Timestamp(last).date()}, {behind} days before "
+                "the rest of the hospital's",
+                "ingest the ward's recent days",
+            )
 
-def _reading(ward_id, name_en, name_zh, beds, days: list[ForecastDay], bt: Backtest):
+    def _predict(self, models, ward_id: str, days: int):
+        from tools.forecasting.los import simulate_census
+        from tools.forecasting.wards import ward_dataset
+
+        i = models.wards.index(ward_id)
+        adm = ward_dataset(self.hospital, models.wards, "admissions")
+        cen = ward_dataset(self.hospital, models.wards, "census")
+        adm_q = models.admissions.predict(adm)[i, :days]
+        method = models.method[ward_id]
+        c = cen.series[i].y
+        if method == "flow" and np.isfinite(c[-1]):
+            p = np.asarray(models.los[ward_id])
+            cq = simulate_census(
+                p, adm.series[i].y, c[-1], adm_q, QUANTILES, n_sims=4000, seed=self.config.seed
+            )
+        else:
+            method = "direct"
+            cq = models.census.predict(cen)[i, :days]
+        start = cen.series[i].index[-1] + pd.Timedelta(days=1)
+
+        def rows(q):
+            return [
+                ForecastDay(
+                    date=(start + pd.Timedelta(days=k)).date(),
+                    p10=round(float(q[k, I10]), 1),
+                    p50=round(float(q[k, I50]), 1),
+                    p90=round(float(q[k, I90]), 1),
+                )
+                for k in range(days)
+            ]
+
+        return rows(cq), rows(adm_q), method
+
+
+def _reading(
+    ward_id,
+    name_en,
+    name_zh,
+    beds,
+    days: list[ForecastDay],
+    bt: Backtest,
+    admissions: list[ForecastDay] | None = None,
+    mean_stay: float | None = None,
+):
     p50 = [round(d.p50) for d in days]
     p90 = [round(d.p90) for d in days]
     p10 = [round(d.p10) for d in days]
@@ -146,10 +345,22 @@ def _reading(ward_id, name_en, name_zh, beds, days: list[ForecastDay], bt: Backt
         Fact(label="backtest share of days inside P10-P90", value=bt.coverage, unit=""),
         Fact(label="forecast horizon", value=n, unit="days"),
     ]
+    if admissions:
+        facts.append(
+            Fact(
+                label=f"expected admissions (sum of P50), next {n} days",
+                value=round(sum(d.p50 for d in admissions)),
+                unit="patients",
+            )
+        )
+    if mean_stay is not None:
+        facts.append(Fact(label="estimated mean length of stay", value=mean_stay, unit="days"))
+    how = METHOD_NAMES.get(bt.method, "")
     summary = (
         f"{name_en} ({ward_id}, {name_zh}) needs a median of up to {max(p50)} occupied beds per "
         f"day over the next {n} days (P90 peak {peak90} on {peak_day.isoformat()}); "
-        f"the ward has {beds} beds. Backtest MASE {bt.mase}, P10-P90 coverage {bt.coverage}."
+        f"the ward has {beds} beds. Backtest MASE {bt.mase}, P10-P90 coverage {bt.coverage}"
+        + (f" ({how})." if how else ".")
     )
     return ForecastResult(
         summary=summary,
@@ -160,4 +371,7 @@ def _reading(ward_id, name_en, name_zh, beds, days: list[ForecastDay], bt: Backt
         beds=beds,
         days=days,
         backtest=bt,
+        method=bt.method,
+        admissions=admissions or [],
+        mean_stay_days=mean_stay,
     )

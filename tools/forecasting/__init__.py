@@ -1,0 +1,16 @@
+"""Wardwise's forecaster: a global PyTorch quantile model, its baselines and benchmark.
+
+Import the modules you need (importing this package does not import torch):
+
+- :mod:`tools.forecasting.data` -- ``read_series``, ``Dataset``, ``Series``, ``split``
+- :mod:`tools.forecasting.training` -- ``ModelConfig``, ``GlobalModel.fit / predict``
+- :mod:`tools.forecasting.checkpoint` -- ``save``, ``load``, ``fingerprint``
+- :mod:`tools.forecasting.baselines` -- ``fit_predict`` (statsforecast baselines)
+- :mod:`tools.forecasting.metrics` -- ``mase``, ``smape``, ``coverage``, ``pinball``
+- :mod:`tools.forecasting.bench` -- ``run``, ``run_file``, ``format_table``
+- :mod:`tools.forecasting.los` -- ``fit_los``, ``simulate_census``
+- :mod:`tools.forecasting.wards` -- ``WardConfig``, ``train_ward_models``, ``backtest_rows``
+- :mod:`tools.forecasting.cli` -- ``register(app, bench_app)``
+
+See docs/forecasting.md for the measurements behind the choices.
+"""

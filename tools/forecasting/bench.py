@@ -1,0 +1,332 @@
+"""The forecasting benchmark: every method on the same hold-out, one table.
+
+Protocol (the Monash archive's): hold out the last ``horizon`` points of every series, fit
+on the rest, forecast them, and average per-series scores over series:
+
+``mase``      mean absolute scaled error (seasonal naive scale, period ``season``);
+``smape``     symmetric MAPE, percent;
+``coverage``  share of held-out points inside P10..P90 (0.8 is calibrated);
+``pinball``   mean pinball loss over P10, P50 and P90, divided by the MASE scale;
+``seconds``   fit + predict wall time.
+
+Rows: the statistical baselines (:mod:`tools.forecasting.baselines`), ``stats-ensemble``,
+``wardwise-nn`` (the torch model alone) and ``wardwise`` (the project's forecaster).
+
+``wardwise`` combines the torch model with the mean of AutoETS and AutoTheta (the two
+cheap members of the ensemble; AutoARIMA costs ten times their time and, measured on the
+Monash validation fold, adds nothing to the combination). How is chosen on a validation fold
+carved from the training part only (the last ``horizon`` points before the hold-out): the
+torch model is trained on the data before it, AutoETS and AutoTheta are fitted on it, and
+the weight of the model's quantiles against theirs (0 to 1 in steps of 0.1) and one
+widening/narrowing factor of the P10..P90 band (to reach 80% coverage on that fold) are
+chosen there. The model is then retrained on the whole training part and combined with the
+AutoETS and AutoTheta forecasts of the table, with that weight and factor. Its seconds
+include both trainings and all the statistical fits it uses.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+
+from tools.forecasting import baselines
+from tools.forecasting.data import Dataset, read_series, split
+from tools.forecasting.metrics import QUANTILES, coverage, mase, mase_scale, pinball, smape
+from tools.forecasting.training import GlobalModel, ModelConfig, default_context
+
+Q3 = (0.1, 0.5, 0.9)
+I10, I50, I90 = QUANTILES.index(0.1), QUANTILES.index(0.5), QUANTILES.index(0.9)
+COMBINE_WITH = ("AutoETS", "AutoTheta")
+WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
+WIDTHS = tuple(round(0.5 + 0.05 * i, 2) for i in range(31))
+
+
+@dataclass
+class Row:
+    """One method's scores, averaged over series."""
+
+    method: str
+    mase: float
+    smape: float
+    coverage: float
+    pinball: float
+    seconds: float
+
+
+@dataclass
+class BenchResult:
+    """The table, and what it was measured on."""
+
+    rows: list[Row]
+    data: str
+    n_series: int
+    horizon: int
+    season: int
+    skipped: dict[str, str] = field(default_factory=dict)
+    wall_seconds: float = 0.0
+    notes: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {
+            "rows": [asdict(r) for r in self.rows],
+            "data": self.data,
+            "n_series": self.n_series,
+            "horizon": self.horizon,
+            "season": self.season,
+            "skipped": len(self.skipped),
+            "wall_seconds": round(self.wall_seconds, 1),
+            "notes": self.notes,
+        }
+
+
+def score(
+    method: str,
+    train: Dataset,
+    test: list[np.ndarray],
+    p10: np.ndarray,
+    p50: np.ndarray,
+    p90: np.ndarray,
+    season: int,
+    seconds: float,
+) -> Row:
+    """Mean per-series scores of one method's (n_series, h) quantile forecasts."""
+    m, s, c, p = [], [], [], []
+    for i, y in enumerate(test):
+        tr = train.series[i].y
+        m.append(mase(y, p50[i], tr, season))
+        s.append(smape(y, p50[i]))
+        c.append(coverage(y, p10[i], p90[i]))
+        qs = np.stack([p10[i], p50[i], p90[i]], axis=1)
+        p.append(pinball(y, qs, Q3) / mase_scale(tr, season))
+    return Row(
+        method,
+        round(float(np.mean(m)), 4),
+        round(float(np.mean(s)), 3),
+        round(float(np.mean(c)), 4),
+        round(float(np.mean(p)), 4),
+        round(seconds, 1),
+    )
+
+
+def mean_forecast(members: list[baselines.Forecast]) -> baselines.Forecast:
+    """The member-wise mean of quantile forecasts (seconds add up)."""
+    return baselines.Forecast(
+        np.mean([m.p10 for m in members], axis=0),
+        np.mean([m.p50 for m in members], axis=0),
+        np.mean([m.p90 for m in members], axis=0),
+        sum(m.seconds for m in members),
+    )
+
+
+def _mean_mase(train: Dataset, test: list[np.ndarray], p50: np.ndarray, season: int) -> float:
+    return float(np.mean([mase(y, p50[i], train.series[i].y, season) for i, y in enumerate(test)]))
+
+
+def _mean_cov(test: list[np.ndarray], lo: np.ndarray, hi: np.ndarray) -> float:
+    return float(np.mean([coverage(y, lo[i], hi[i]) for i, y in enumerate(test)]))
+
+
+def combine(nn_q: np.ndarray, stats: baselines.Forecast | None, weight: float, width: float):
+    """P10, P50, P90 of ``weight`` * model + (1 - weight) * stats, the band scaled by ``width``."""
+    p10, p50, p90 = nn_q[..., I10], nn_q[..., I50], nn_q[..., I90]
+    if stats is not None and weight < 1:
+        p10 = weight * p10 + (1 - weight) * stats.p10
+        p50 = weight * p50 + (1 - weight) * stats.p50
+        p90 = weight * p90 + (1 - weight) * stats.p90
+    lo = np.maximum(p50 - width * np.maximum(p50 - p10, 0), 0)
+    hi = p50 + width * np.maximum(p90 - p50, 0)
+    return lo, p50, hi
+
+
+def choose(
+    train: Dataset,
+    test: list[np.ndarray],
+    nn_q: np.ndarray,
+    stats: baselines.Forecast | None,
+    season: int,
+    target: float = 0.8,
+) -> tuple[float, float]:
+    """The model weight (lowest mean MASE) and band factor (coverage nearest ``target``)."""
+    weights = WEIGHTS if stats is not None else (1.0,)
+    best = min(
+        weights,
+        key=lambda w: (
+            round(_mean_mase(train, test, combine(nn_q, stats, w, 1.0)[1], season), 6),
+            -w,
+        ),
+    )
+    cov = {k: _mean_cov(test, *combine(nn_q, stats, best, k)[::2]) for k in WIDTHS}
+    width = min(WIDTHS, key=lambda k: (abs(cov[k] - target), k))
+    return best, width
+
+
+def holdout(data: Dataset, horizon: int) -> Dataset:
+    """``data`` without each series' last ``horizon`` points."""
+    return Dataset([s.head(len(s) - horizon) for s in data.series], data.freq, data.exog_names)
+
+
+def run(
+    data: Dataset,
+    *,
+    name: str,
+    horizon: int,
+    season: int,
+    config: ModelConfig | None = None,
+    device: str | None = None,
+    methods: tuple[str, ...] = baselines.BASELINES,
+    max_history: int | None = None,
+    min_train: int | None = None,
+    progress: bool = True,
+    log=None,
+) -> BenchResult:
+    """Benchmark the baselines and the wardwise forecaster on ``data``'s last ``horizon`` points.
+
+    Args:
+        data: the series.
+        name: the data's name for the table.
+        horizon: points held out per series (and forecast).
+        season: seasonal period for MASE and the baselines.
+        config: the torch model's config (default: :func:`bench_config`).
+        device: ``cpu``, ``cuda`` or None (automatic).
+        methods: which baselines to run.
+        max_history: fit the statistical models on at most this many last points.
+        min_train: fewest observed training points a series needs (default: 2 * horizon).
+        progress: show training progress bars.
+        log: optional callable for progress messages.
+    """
+    t_start = time.perf_counter()
+    say = log or (lambda m: None)
+    min_train = min_train or 2 * horizon
+    train, test = split(data, horizon, min_train=min_train)
+    cfg = config or bench_config(train, horizon, season)
+    say(f"{name}: {len(train)} series, horizon {horizon}, season {season}")
+
+    stats = baselines.fit_predict(train, horizon, season, methods, max_history=max_history, log=say)
+    rows = [
+        score(k, train, test, *(np.maximum(a, 0) for a in (f.p10, f.p50, f.p90)), season, f.seconds)
+        for k, f in stats.items()
+    ]
+
+    # validation fold: the last `horizon` points of the training part
+    t0 = time.perf_counter()
+    vtrain_full = holdout(data, horizon)
+    vtrain, vtest = split(vtrain_full, horizon, min_train=min(min_train, horizon + 1))
+    say(f"validation fold: training the {cfg.arch} model on {len(vtrain)} series")
+    vmodel = GlobalModel.fit(vtrain, cfg, device=device, progress=progress)
+    vq = vmodel.predict(vtrain)
+    vstats = None
+    if all(m in methods for m in COMBINE_WITH):
+        vfits = baselines.fit_predict(
+            vtrain, horizon, season, COMBINE_WITH, max_history=max_history, log=say
+        )
+        vstats = mean_forecast([vfits[m] for m in COMBINE_WITH]).clipped()
+    weight, width = choose(vtrain, vtest, vq, vstats, season)
+    nn_weight_alone, nn_width_alone = choose(vtrain, vtest, vq, None, season)
+    val_seconds = time.perf_counter() - t0
+    say(f"validation: model weight {weight}, band factor {width}")
+
+    t1 = time.perf_counter()
+    say(f"training the {cfg.arch} model on {len(train)} series")
+    model = GlobalModel.fit(train, cfg, device=device, progress=progress)
+    q = model.predict(train)
+    nn_seconds = time.perf_counter() - t1
+    rows.append(
+        score(
+            "wardwise-nn",
+            train,
+            test,
+            *combine(q, None, 1.0, nn_width_alone),
+            season,
+            nn_seconds,
+        )
+    )
+    ens = None
+    if all(m in stats for m in COMBINE_WITH):
+        ens = mean_forecast([stats[m] for m in COMBINE_WITH])
+    used_stats = ens is not None and weight < 1
+    sec = nn_seconds + val_seconds + (ens.seconds if used_stats else 0.0)
+    rows.append(
+        score(
+            "wardwise",
+            train,
+            test,
+            *combine(q, ens.clipped() if ens else None, weight, width),
+            season,
+            sec,
+        )
+    )
+    notes = {
+        "model": cfg.to_dict(),
+        "device": str(model.device),
+        "weight": weight,
+        "band_factor": width,
+        "nn_band_factor": nn_width_alone,
+        "max_history": max_history,
+    }
+    return BenchResult(
+        rows,
+        name,
+        len(train),
+        horizon,
+        season,
+        train.skipped,
+        time.perf_counter() - t_start,
+        notes,
+    )
+
+
+def bench_config(train: Dataset, horizon: int, season: int, **overrides) -> ModelConfig:
+    """The torch model's default config for a benchmark of this shape.
+
+    Monthly data (short, noisy series): a one-season context and five small networks,
+    chosen on the Monash validation fold (docs/forecasting.md). Daily and hourly data: a
+    context of at least three seasons and two horizons, three networks.
+    """
+    longest = max(len(s) for s in train.series)
+    if train.freq == "MS":
+        context = max(season, horizon)
+        shape = dict(hidden=128, steps=500, lr=5e-4, members=5)
+    else:
+        context = default_context(horizon, season, train.freq)
+        shape = dict(hidden=128, steps=1000, lr=5e-4, members=3)
+    context = min(context, max(longest - 2 * horizon, 4))
+    base = ModelConfig(
+        horizon=horizon,
+        season=season,
+        freq=train.freq,
+        context=context,
+        exog=train.exog_names,
+        **shape,
+    )
+    return replace(base, **overrides)
+
+
+def format_table(result: BenchResult) -> str:
+    """The result as a fixed-width text table."""
+    head = f"{'method':<16}{'MASE':>8}{'sMAPE%':>9}{'P10-P90':>9}{'pinball':>9}{'seconds':>9}"
+    lines = [
+        f"{result.data}: {result.n_series} series, horizon {result.horizon}, "
+        f"season {result.season}"
+        + (f", {len(result.skipped)} series skipped" if result.skipped else ""),
+        head,
+        "-" * len(head),
+    ]
+    for r in result.rows:
+        lines.append(
+            f"{r.method:<16}{r.mase:>8.3f}{r.smape:>9.2f}{r.coverage:>9.3f}"
+            f"{r.pinball:>9.3f}{r.seconds:>9.1f}"
+        )
+    lines.append(f"wall time {result.wall_seconds:.0f} s")
+    return "\n".join(lines)
+
+
+def run_file(path: str, *, horizon: int, season: int, freq: str | None = None, **kw):
+    """Read ``path`` (see :func:`tools.forecasting.data.read_series`) and :func:`run` it."""
+    zeros = kw.pop("zeros", "keep")
+    fmt = kw.pop("fmt", "auto")
+    data = read_series(path, freq=freq, fmt=fmt, zeros=zeros)
+    from pathlib import Path
+
+    return run(data, name=Path(path).name, horizon=horizon, season=season, **kw)

@@ -1,0 +1,126 @@
+"""Forecast commands for the ``wardwise`` CLI: ``bench forecast`` and ``forecast-backtest``.
+
+:func:`register` adds them to the application (the caller owns the Typer apps)::
+
+    wardwise bench forecast --data ../shared/data/monash_hospital/hospital.csv
+    wardwise bench forecast --data daily.csv --horizon 7 --season 7 --freq D --json
+    wardwise forecast-backtest --data-dir ~/.wardwise/data
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _threads(threads: int) -> None:
+    import torch
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+    """Add the forecasting commands to ``app`` and its ``bench_app`` sub-application."""
+
+    @bench_app.command("forecast")
+    def bench_forecast(
+        data: Path = typer.Option(
+            ..., "--data", help="CSV: long (unique_id,ds,y), Monash wide, NHS discharges or UIHC ED"
+        ),
+        horizon: int = typer.Option(12, help="points held out (and forecast) per series"),
+        season: int = typer.Option(12, help="seasonal period for MASE and the baselines"),
+        freq: str = typer.Option(None, help="M, D or H; needed for long CSVs"),
+        device: str = typer.Option("auto", help="auto, cpu or cuda"),
+        as_json: bool = typer.Option(False, "--json", help='print {"rows": [...]} as JSON'),
+        zeros: str = typer.Option("keep", help="keep: a zero is a count; missing: a zero is a gap"),
+        holidays: str = typer.Option(
+            None, help="holiday calendar for daily/hourly data, e.g. GB-ENG, US"
+        ),
+        max_history: int = typer.Option(
+            None, help="fit the statistical baselines on at most this many last points"
+        ),
+        arch: str = typer.Option("tide", help="torch architecture: tide, nbeats or gru"),
+        steps: int = typer.Option(None, help="training steps per network (default: by data size)"),
+        members: int = typer.Option(None, help="networks in the ensemble"),
+        context: int = typer.Option(
+            None, help="context window (default: 3 seasons, >= 2 horizons)"
+        ),
+        seed: int = typer.Option(0, help="random seed"),
+        threads: int = typer.Option(
+            1, help="CPU threads for torch (1 is robust on a shared CPU; 0: torch's default)"
+        ),
+        fmt: str = typer.Option(
+            "auto", "--format", help="auto, long, monash, nhs-discharges, uihc-ed"
+        ),
+        quiet: bool = typer.Option(False, help="no progress messages or bars"),
+    ) -> None:
+        """Benchmark the baselines and the wardwise forecaster on the last HORIZON points."""
+        from tools.forecasting import bench
+        from tools.forecasting.data import SeriesError, read_series
+
+        _threads(threads)
+        log = None if quiet else (lambda m: typer.echo(m, err=True))
+        try:
+            ds = read_series(data, freq=freq, fmt=fmt, zeros=zeros)
+            over = {"seed": seed, "arch": arch, "holidays": holidays}
+            for k, v in (("steps", steps), ("members", members), ("context", context)):
+                if v is not None:
+                    over[k] = v
+            cfg = bench.bench_config(ds, horizon, season, **over)
+            res = bench.run(
+                ds,
+                name=data.name,
+                horizon=horizon,
+                season=season,
+                config=cfg,
+                device=None if device == "auto" else device,
+                max_history=max_history,
+                progress=not quiet,
+                log=log,
+            )
+        except (SeriesError, FileNotFoundError, ValueError) as e:
+            _fail(str(e))
+        if as_json:
+            typer.echo(json.dumps(res.to_json(), indent=2))
+        else:
+            typer.echo(bench.format_table(res))
+
+    @app.command("forecast-backtest")
+    def forecast_backtest(
+        data_dir: Path = typer.Option(..., help="hospital data folder (wards.csv, daily.csv)"),
+        checkpoint_dir: Path = typer.Option(None, help="where trained models are kept"),
+        device: str = typer.Option("auto", help="auto, cpu or cuda"),
+        threads: int = typer.Option(
+            1, help="CPU threads for torch (1 is robust on a shared CPU; 0: torch's default)"
+        ),
+        as_json: bool = typer.Option(False, "--json", help="print the table as JSON"),
+    ) -> None:
+        """Per ward: rolling-origin MASE and P10-P90 coverage at 1, 7 and 14 days ahead."""
+        from knowledge.hospital import load
+        from tools.forecast import Forecaster
+        from tools.forecasting.wards import backtest_rows, format_backtest
+
+        _threads(threads)
+        try:
+            hospital = load(data_dir)
+        except FileNotFoundError as e:
+            _fail(str(e))
+        fc = Forecaster(
+            hospital,
+            checkpoint_dir=checkpoint_dir,
+            device=None if device == "auto" else device,
+            progress=True,
+        )
+        rows = backtest_rows(fc.models())
+        if as_json:
+            typer.echo(json.dumps({"rows": rows}, indent=2))
+        else:
+            typer.echo(format_backtest(rows))
