@@ -13,6 +13,7 @@ which the decision named the right tool with valid arguments.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from importlib import resources
@@ -157,7 +158,9 @@ def export_for_vllm(spec, cache_dir: Path, log=print) -> Path:
         subprocess.run(
             [str(python), "-m", "agent.hf_export", "--model", spec.key, "--cache", str(cache_dir)],
             check=True,
+            stdout=subprocess.DEVNULL,  # it prints the folder; `--json` owns stdout here
             cwd=Path(__file__).resolve().parent.parent,
+            env={**os.environ, "TQDM_DISABLE": "1"},
         )
     return hf_dir(spec, cache_dir)
 
