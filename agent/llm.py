@@ -9,6 +9,7 @@ vLLM's CPU build the same way (for the tests and the benchmark of the production
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import subprocess
@@ -162,17 +163,20 @@ def _wait_healthy(server, what: str, timeout: float) -> str:
 
 
 def _stop(proc: subprocess.Popen | None) -> None:
-    """Terminate the child's whole process group, then kill what is left after 20 s."""
-    if proc is None or proc.poll() is not None:
+    """Terminate the child's whole process group (also an engine or worker its leader left
+    behind when it died), then kill what is left after 20 s."""
+    if proc is None:
         return
     try:
         os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
         proc.wait(20)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
-    except ProcessLookupError:
-        pass
 
 
 VLLM_MODEL = "qwen2.5-coder-0.5b"  # the model `make vllm-deps` converts for the tests
