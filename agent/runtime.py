@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from agent.settings import Settings
@@ -47,9 +48,11 @@ def build_context(settings: Settings) -> ToolContext:
 
     return ToolContext(
         hospital=hospital,
-        forecaster=Forecaster(hospital),
+        # trained once (minutes on a CPU), then reloaded by every process from the data dir
+        forecaster=Forecaster(hospital, checkpoint_dir=Path(settings.data_dir) / "forecaster"),
         case_index_factory=case_index,
         solver=settings.solver,
+        plan_time_limit=settings.plan_time_limit,
     )
 
 
@@ -63,6 +66,34 @@ def open_audit(settings: Settings):
     return AuditLog(url)
 
 
+def open_history(settings: Settings):
+    from agent.history import ChatHistory
+
+    url = settings.history_url
+    if not url:
+        Path(settings.history_dir).mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{Path(settings.history_dir) / 'chat.db'}"
+    return ChatHistory(url)
+
+
+def setup_logging(settings: Settings) -> Path:
+    """Application log lines (ids, tools, timings, outcomes; never PHI) go to
+    ``log_dir/wardwise.log``. Libraries that could log request bodies at DEBUG
+    (openai, httpx, LangChain) are held at WARNING."""
+    Path(settings.log_dir).mkdir(parents=True, exist_ok=True)
+    path = Path(settings.log_dir) / "wardwise.log"
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    root = logging.getLogger("wardwise")
+    if not any(getattr(h, "baseFilename", None) == str(path) for h in root.handlers):
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(fmt)
+        root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    for name in ("openai", "httpx", "httpcore", "langchain", "langchain_core", "chromadb"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return path
+
+
 def build_agent(settings: Settings, log=print):
     """Connect to (or start) the model server and build the agent.
 
@@ -71,11 +102,21 @@ def build_agent(settings: Settings, log=print):
     from agent.graph import Agent
     from agent.llm import connect, make_chat_model
 
+    setup_logging(settings)
     ensure_demo(settings, log=log)
     ctx = build_context(settings)
     base_url, dialect, server = connect(settings, log=log)
     model = make_chat_model(settings, base_url)
     agent = Agent(
-        model, ctx, dialect=dialect, mode=settings.agent_mode, max_steps=settings.max_steps
+        model,
+        ctx,
+        dialect=dialect,
+        mode=settings.agent_mode,
+        max_steps=settings.max_steps,
+        prompt_dir=settings.prompts_dir,
+        audit=open_audit(settings),
+        chats=open_history(settings),
+        model_name=settings.llm_model,
+        tool_timeout=settings.tool_timeout,
     )
     return agent, server
