@@ -236,6 +236,33 @@ def bench_llm(
     _emit(rows, as_json)
 
 
+@bench_app.command("load")
+def bench_load(
+    sessions: int = typer.Option(20, help="concurrent conversations"),
+    turns: int = typer.Option(1, help="turns per conversation (follow-ups use the history)"),
+    model: str = typer.Option("fake", help="fake, embedded or an OpenAI-compatible base URL"),
+    fake_delay: float = typer.Option(0.5, help="seconds per call of the fake model"),
+    as_json: bool = typer.Option(
+        False, "--json", help='print {"sessions", "lost", "crossed", "p50_s", "p95_s", ...}'
+    ),
+) -> None:
+    """Concurrent conversations against `wardwise serve` on 127.0.0.1: lost and crossed
+    answers, p50/p95 turn seconds, and Wardwise's own share of a turn's time."""
+    from agent.load import FIELDS, run_load
+
+    if sessions < 1 or turns < 1:
+        _err("--sessions and --turns must be at least 1")
+    row = run_load(
+        Settings(), sessions=sessions, turns=turns, model=model, fake_delay=fake_delay, log=_log
+    )
+    if as_json:
+        typer.echo(json.dumps({k: row[k] for k in FIELDS}))
+    else:
+        _emit([row], False)
+    if row["lost"] or row["crossed"]:
+        raise typer.Exit(1)
+
+
 @app.command("eval")
 def eval_(
     path: Path = typer.Argument(None, help="a suite file or folder (default: tests/evals)"),

@@ -6,7 +6,8 @@ replies are computed from the request, so concurrent conversations never share a
 - a routing call (one with ``response_format``) names ``forecast_beds`` for the ward id (from
   the prompt's ``Wards:`` line) and the ``N days`` found in the latest user message, else in
   the earlier ones (a follow-up relies on the conversation's own history), else 7 days;
-  a message with no ward gets ``{"tool": "none"}``;
+  a latest message with no ward that asks for "similar" cases gets ``similar_cases`` on its
+  text, any other gets ``{"tool": "none"}``;
 - an answer call quotes the first labelled fact of the tool results in its prompt.
 
 ``delay`` seconds are spent per call (spread over the streamed chunks), standing in for the
@@ -47,6 +48,8 @@ def route(messages: list[dict]) -> dict:
     ward = next(
         (w for text in users for w in wards if re.search(rf"\b{re.escape(w)}\b", text)), None
     )
+    if not ward and users and "similar" in users[0].lower():
+        return {"tool": "similar_cases", "text": users[0], "k": 3}
     if not ward:
         return {"tool": "none", "reply": "Hello, ask me about a ward's beds."}
     days = next((int(d.group(1)) for text in users if (d := _DAYS.search(text))), 7)

@@ -445,7 +445,7 @@ class Agent:
         """Labels an answer must carry whatever the model wrote: decision support for
         similar cases, and "not proven optimal" for a plan stopped by the time limit."""
         out = []
-        if any(c.name == "similar_cases" for c in turn.tool_calls):
+        if any(c.name == "similar_cases" and c.output.get("ok") for c in turn.tool_calls):
             out.append(self._prompt("decision_support", language=turn.language))
         for c in turn.tool_calls:
             status = c.output.get("status")

@@ -146,3 +146,80 @@ def postgres():
             timeout=120,
         )
         shutil.rmtree(base, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- wardwise serve
+
+
+@pytest.fixture()
+def serve_home(tmp_path, demo_dir, forecaster):
+    """Environment for a real ``wardwise serve`` child process on a private home: a copy of
+    the demo hospital with the session's trained forecaster (no retraining), an empty case
+    index folder (tests that need cases build one there), private audit, history and logs."""
+    import shutil
+
+    from tools.forecast import CHECKPOINT
+
+    forecaster.models()  # trained (or loaded) once per session, saved as a checkpoint
+    data = tmp_path / "data"
+    shutil.copytree(demo_dir, data)
+    (data / "forecaster").mkdir()
+    shutil.copy(forecaster.checkpoint_dir / CHECKPOINT, data / "forecaster" / CHECKPOINT)
+    (tmp_path / "index").mkdir()
+    env = {
+        **os.environ,
+        "WARDWISE_HOME": str(tmp_path),
+        "WARDWISE_DATA_DIR": str(data),
+        "WARDWISE_INDEX_DIR": str(tmp_path / "index"),
+        "WARDWISE_AUDIT_DIR": str(tmp_path / "audit"),
+        "WARDWISE_HISTORY_DIR": str(tmp_path / "history"),
+        "WARDWISE_LOG_DIR": str(tmp_path / "logs"),
+    }
+    for key in ("WARDWISE_AUDIT_URL", "WARDWISE_HISTORY_URL", "WARDWISE_LLM_URL"):
+        env.pop(key, None)
+    return env
+
+
+class Serve:
+    """``wardwise serve`` as a child process (stdout and stderr kept in ``log``)."""
+
+    def __init__(self, env: dict, log: Path):
+        self.env, self.log, self.port = env, log, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = None
+
+    def start(self, timeout: float = 300) -> "Serve":
+        import subprocess
+        import sys
+        import time
+
+        import httpx
+
+        cmd = [sys.executable, "-m", "agent.cli", "serve", "--port", str(self.port)]
+        with self.log.open("ab") as f:
+            self.proc = subprocess.Popen(cmd, env=self.env, stdout=f, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log.read_text(errors="replace")[-3000:]
+            try:
+                if httpx.get(f"{self.url}/v1/models", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        raise AssertionError("wardwise serve did not start")
+
+    def ask(self, question: str, session: str, timeout: float = 300) -> tuple[int, dict]:
+        import httpx
+
+        r = httpx.post(
+            f"{self.url}/v1/chat/completions",
+            json={"user": session, "messages": [{"role": "user", "content": question}]},
+            timeout=timeout,
+        )
+        return r.status_code, r.json()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handlers run (a crash or a pulled plug)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(30)
