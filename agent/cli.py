@@ -214,7 +214,12 @@ def serve(
     settings = Settings()
     agent, server = _build(settings)
     try:
-        uvicorn.run(create_app(agent), host=host or settings.host, port=port, log_level="warning")
+        uvicorn.run(
+            create_app(agent),
+            host=host or settings.host,
+            port=port,
+            log_level=settings.log_level.lower(),
+        )
     finally:
         if server:
             server.stop()

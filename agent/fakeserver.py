@@ -125,8 +125,9 @@ def _sse(cid: str, body: dict, delta: dict, finish, usage=None) -> str:
 class FakeServer:
     """This server as a child process on 127.0.0.1 (``kill`` it to simulate a crash)."""
 
-    def __init__(self, port: int, delay: float = 0.0, chunks: int = 8):
+    def __init__(self, port: int, delay: float = 0.0, chunks: int = 8, log_path=None):
         self.port, self.delay, self.chunks = port, delay, chunks
+        self.log_path = log_path
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -138,7 +139,8 @@ class FakeServer:
 
         cmd = [sys.executable, "-m", "agent.fakeserver", "--port", str(self.port)]
         cmd += ["--delay", str(self.delay), "--chunks", str(self.chunks)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -76,20 +76,33 @@ def open_history(settings: Settings):
     return ChatHistory(url)
 
 
+# Loggers that would write request bodies or SQL parameters (questions, answers, case text)
+# at DEBUG/INFO: held at WARNING whatever WARDWISE_LOG_LEVEL says.
+QUIET = ("openai", "httpx", "httpcore", "langchain", "langchain_core", "langchain_openai",
+         "sqlalchemy", "chromadb", "urllib3", "multipart", "python_multipart")  # fmt: skip
+
+
 def setup_logging(settings: Settings) -> Path:
-    """Application log lines (ids, tools, timings, outcomes; never PHI) go to
-    ``log_dir/wardwise.log``. Libraries that could log request bodies at DEBUG
-    (openai, httpx, LangChain) are held at WARNING."""
+    """Wardwise's own log lines (ids, tools, timings, outcomes; never PHI) go to
+    ``log_dir/wardwise.log``; everything else logged in the process goes to stderr at
+    ``log_level``. The :data:`QUIET` libraries stay at WARNING."""
     Path(settings.log_dir).mkdir(parents=True, exist_ok=True)
     path = Path(settings.log_dir) / "wardwise.log"
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
-    root = logging.getLogger("wardwise")
-    if not any(getattr(h, "baseFilename", None) == str(path) for h in root.handlers):
+    own = logging.getLogger("wardwise")
+    if not any(getattr(h, "baseFilename", None) == str(path) for h in own.handlers):
         handler = logging.FileHandler(path, encoding="utf-8")
         handler.setFormatter(fmt)
-        root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    for name in ("openai", "httpx", "httpcore", "langchain", "langchain_core", "chromadb"):
+        own.addHandler(handler)
+    own.setLevel(logging.INFO)
+    root = logging.getLogger()
+    root.setLevel(getattr(logging, settings.log_level.upper(), logging.WARNING))
+    if not any(getattr(h, "_wardwise", False) for h in root.handlers):
+        stderr = logging.StreamHandler()
+        stderr.setFormatter(fmt)
+        stderr._wardwise = True  # type: ignore[attr-defined]
+        root.addHandler(stderr)
+    for name in QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
     return path
 

@@ -62,6 +62,7 @@ class Settings(BaseSettings):
         "in history_dir)",
     )
     log_dir: Path = Field(default=HOME / "logs", description="wardwise.log (no PHI) goes here")
+    log_level: str = Field(default="WARNING", description="level of other log output (stderr)")
     tool_timeout: float = Field(default=60.0, description="seconds a tool may run in a turn")
     plan_time_limit: float = Field(
         default=30.0, description="solver seconds per plan; a stopped search is labelled"
