@@ -419,6 +419,15 @@ class Agent:
             out += [HumanMessage(q), AIMessage(a)]
         return out
 
+    def transcript(self, session_id: str, n: int = 50) -> list[tuple[str, str]]:
+        """The session's last ``n`` answered turns as ``(question, answer)``, oldest first."""
+        if self.chats is not None:
+            return self.chats.recent(session_id, n)
+        msgs = self.memory.get(session_id, [])
+        return [
+            (str(q.content), str(a.content)) for q, a in zip(msgs[::2], msgs[1::2], strict=False)
+        ]
+
     def _remember(self, session_id: str, history: list, question: str, answer: str) -> None:
         if self.chats is not None:
             self.chats.append(session_id, question, answer)
@@ -508,6 +517,12 @@ class Agent:
             {"purpose": "answer", "seconds": round(time.perf_counter() - t0, 3), "tokens": tokens}
         )
         answer = dedupe("".join(parts))
+        if not answer.strip():  # the model said nothing: give the tools' own words
+            answer = self._prompt("fallback", language=turn.language, results=results)
+            turn.replaced = True
+            yield Event("replace", answer)
+            self._check(turn, answer, results)
+            return answer
         if looped:
             yield Event("replace", answer)
         self._check(turn, answer, results)

@@ -120,6 +120,18 @@ def _session(url: str, asks: list[Ask], start: threading.Barrier, timeout: float
             out.append(o)
 
 
+def _why_lost(outcomes: list[Outcome], kinds: list[str]) -> str:
+    """The reasons for lost turns, counted: ``503 x3; ReadTimeout x1`` (``-`` if none)."""
+    from collections import Counter
+
+    why = Counter()
+    for o, k in zip(outcomes, kinds, strict=False):
+        if k == "lost":
+            err = (o.body.get("error") or {}).get("message", "") if o.body else ""
+            why[o.error or f"{o.status} {err[:60]}".strip()] += 1
+    return "; ".join(f"{k} x{n}" for k, n in why.most_common()) or "-"
+
+
 def _free_port() -> int:
     import socket
 
@@ -242,6 +254,7 @@ def run_load(
         "turns": len(all_asks),
         "misrouted": kinds.count("misrouted"),
         "llm_p50_s": round(float(np.median([o.llm_seconds for o in answered] or [np.nan])), 3),
+        "lost_why": _why_lost(outcomes, kinds),
         "audit_records": records,
         "audit_chain": "intact" if audit_ok else "BROKEN",
     }

@@ -128,6 +128,42 @@ def test_a_model_that_never_produces_valid_json_gets_a_plain_reply(ctx):
     assert turn.answer.startswith("I can forecast") and "{" not in turn.answer
 
 
+def test_an_empty_answer_is_replaced_by_the_tools_own_words(ctx):
+    model = ScriptedChatModel(script=[route("forecast_beds", ward="CARD", days=7), ""])
+    turn = Agent(model, ctx, dialect="openai", today=END).ask("Cardiology next week?")
+    assert turn.replaced and turn.grounded
+    assert turn.tool_calls[0].output["summary"] in turn.answer
+
+
+@pytest.mark.slow
+def test_the_embedded_server_queues_concurrent_streams_instead_of_cutting_them(embedded_llm):
+    """llama-cpp-python's server interrupts a streaming request when another arrives unless
+    started with ``--interrupt_requests False``: both concurrent answers must arrive whole."""
+    import threading
+
+    import openai
+
+    client = openai.OpenAI(base_url=embedded_llm.base_url, api_key="x")
+    texts: list[str] = []
+
+    def ask(n: int) -> None:
+        stream = client.chat.completions.create(
+            model=embedded_llm.alias,
+            messages=[{"role": "user", "content": f"Count from 1 to {n + 5}, comma-separated."}],
+            max_tokens=24,
+            temperature=0,
+            stream=True,
+        )
+        texts.append("".join(c.choices[0].delta.content or "" for c in stream if c.choices))
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(texts) == 2 and all(t.strip() for t in texts), texts
+
+
 # ------------------------------------------------------------------ tool timeout
 
 
