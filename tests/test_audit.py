@@ -148,7 +148,7 @@ def small_disk(tmp_path):
 
     yield disk, fill
     if mounted:
-        subprocess.run(["umount", str(disk)], check=False)
+        subprocess.run(["umount", "--lazy", str(disk)], check=False)  # even if a file is open
 
 
 def _kinds(audit: AuditLog) -> list[str]:

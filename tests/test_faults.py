@@ -236,7 +236,8 @@ def test_the_index_is_opened_again_once_it_is_back(ctx, tmp_path):
 
 def test_a_plan_stopped_by_the_time_limit_is_labelled_best_so_far(ctx, monkeypatch):
     """The real MILP on a large instance (30 wards x 14 days, nurse pools short on every third
-    ward) with a 2 s limit: the best plan found so far comes back, and the answer says it is
+    ward) with a 2 s limit (longer if no plan was found at all): the best plan found so far
+    comes back, and the answer says it is
     not proven optimal whatever the model wrote."""
     from tools import registry
     from tools.allocation import solve_plan
@@ -248,12 +249,16 @@ def test_a_plan_stopped_by_the_time_limit_is_labelled_best_so_far(ctx, monkeypat
                           solver="highs", time_limit=c.plan_time_limit, explain=False)  # fmt: skip
 
     monkeypatch.setitem(registry.BY_NAME, "plan_beds", big_plan)
-    c = ToolContext(hospital=ctx.hospital, forecaster=ctx.forecaster, plan_time_limit=2.0)
-    model = ScriptedChatModel(script=[route("plan_beds", days=14), "Here is the plan."])
-    turn = Agent(model, c, dialect="openai", today=END).ask("Plan the next two weeks")
-    out = turn.tool_calls[0].output
+    for limit in (2, 5, 15):  # a loaded machine may find no plan at all in 2 s
+        c = ToolContext(hospital=ctx.hospital, forecaster=ctx.forecaster, plan_time_limit=limit)
+        model = ScriptedChatModel(script=[route("plan_beds", days=14), "Here is the plan."])
+        turn = Agent(model, c, dialect="openai", today=END).ask("Plan the next two weeks")
+        out = turn.tool_calls[0].output
+        if out["ok"]:
+            break
+        assert out["error"] == "no_solution" and "time_limit" in out["summary"]
     assert out["ok"] and out["status"] == "time_limit" and out["rows"]
-    assert out["summary"].startswith("Best plan found by highs before the 2 s time limit")
+    assert out["summary"].startswith(f"Best plan found by highs before the {limit} s time limit")
     assert turn.answer.startswith("Here is the plan.")
     assert "not proven optimal" in turn.answer
     if out["gap"] is not None:
