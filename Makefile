@@ -22,11 +22,13 @@ up: setup
 setup: system-deps $(VENV)/.installed
 	$(BIN)/wardwise model pull
 
-# CJK font for the page and the charts (Chinese renders as boxes without it); PostgreSQL for the
-# tests that run the SQL sources and the audit against a real server (the tests start their own).
+# CJK font for the page and the charts (Chinese renders as boxes without it); PostgreSQL for
+# the audit-trail and SQL-source tests (each starts a throwaway cluster of its own).
 system-deps:
-	@fc-list 2>/dev/null | grep -qi "WenQuanYi Micro Hei" && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei fontconfig postgresql >/dev/null; }
+	@fc-list 2>/dev/null | grep -qi "WenQuanYi Micro Hei" || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei fontconfig >/dev/null; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
 # Debian's Chromium for the browser test (Playwright cannot download browsers here).
 browser-deps: system-deps

@@ -5,12 +5,18 @@ canonical JSON, so changing, deleting or reordering any record breaks every hash
 ``verify`` walks the chain. Free text (questions, answers, tool text arguments) is stored as a
 digest and a length, never verbatim: the audit proves what happened without holding PHI.
 SQLite by default (``sqlite:///...``); any SQLAlchemy URL (PostgreSQL) works.
+
+Append-only is enforced by the database too: triggers refuse ``UPDATE`` and ``DELETE`` (and
+``TRUNCATE`` on PostgreSQL). Appends are serialised (a lock in the process, and the database's
+write lock taken *before* the last hash is read: ``BEGIN IMMEDIATE`` on SQLite, ``LOCK TABLE``
+on PostgreSQL), so concurrent turns, or two processes on one database, never fork the chain.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -49,22 +55,64 @@ def _hash(prev: str, row: dict) -> str:
     return hashlib.sha256((prev + _canonical(row)).encode("utf-8")).hexdigest()
 
 
+_PG_APPEND_ONLY = """
+CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$;
+CREATE OR REPLACE TRIGGER audit_no_change BEFORE UPDATE OR DELETE OR TRUNCATE ON audit
+FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+"""
+
+
+def _sqlite_engine(url: str) -> sa.Engine:
+    """SQLite with transactions begun by us: ``BEGIN IMMEDIATE`` takes the write lock first."""
+    engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # the driver must not BEGIN on its own
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _reason(e: sa.exc.SQLAlchemyError) -> str:
+    """The database's own words (``database or disk is full``), without the SQL or its values."""
+    orig = getattr(e, "orig", None)
+    return str(orig).splitlines()[0] if orig is not None else type(e).__name__
+
+
 class AuditLog:
+    """The audit table on one database (``url``: any SQLAlchemy URL)."""
+
     def __init__(self, url: str):
-        self.engine = sa.create_engine(url, future=True)
-        _meta.create_all(self.engine)
-        if self.engine.dialect.name == "sqlite":
+        self.url = url
+        sqlite = url.startswith("sqlite")
+        self.engine = _sqlite_engine(url) if sqlite else sa.create_engine(url)
+        self._lock = threading.Lock()
+        try:
+            _meta.create_all(self.engine)
             with self.engine.begin() as c:
-                for op in ("UPDATE", "DELETE"):
-                    c.exec_driver_sql(
-                        f"CREATE TRIGGER IF NOT EXISTS audit_no_{op.lower()} BEFORE {op} ON audit "
-                        "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END"
-                    )
+                if sqlite:
+                    for op in ("UPDATE", "DELETE"):
+                        c.exec_driver_sql(
+                            f"CREATE TRIGGER IF NOT EXISTS audit_no_{op.lower()} BEFORE {op} "
+                            "ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); "
+                            "END"
+                        )
+                elif self.engine.dialect.name == "postgresql":
+                    c.exec_driver_sql(_PG_APPEND_ONLY)
+        except sa.exc.SQLAlchemyError as e:
+            raise AuditError(f"the audit trail could not be opened: {_reason(e)}") from e
 
     def append(self, kind: str, session: str, role: str, payload: dict) -> str:
         """Add one record; raise :class:`AuditError` if it cannot be written."""
         try:
-            with self.engine.begin() as c:
+            with self._lock, self.engine.begin() as c:
+                if self.engine.dialect.name == "postgresql":
+                    c.exec_driver_sql("LOCK TABLE audit IN SHARE ROW EXCLUSIVE MODE")
                 last = c.execute(sa.select(records.c.hash).order_by(records.c.id.desc()).limit(1))
                 prev = last.scalar() or GENESIS
                 row = {
@@ -78,7 +126,7 @@ class AuditLog:
                 c.execute(records.insert().values(**row, prev=prev, hash=h))
                 return h
         except sa.exc.SQLAlchemyError as e:
-            raise AuditError(f"the audit trail could not be written: {e.orig or e}") from e
+            raise AuditError(f"the audit trail could not be written: {_reason(e)}") from e
 
     def verify(self) -> tuple[bool, int, str]:
         """Walk the chain: ``(ok, records checked, message)``."""

@@ -139,23 +139,34 @@ def model_pull(
     typer.echo(str(path))
 
 
+def _build(settings: Settings):
+    """The agent and the embedded server it started (if any); a clear error otherwise."""
+    from agent.audit import AuditError
+    from agent.llm import LLMUnavailable
+    from agent.runtime import build_agent
+
+    try:
+        return build_agent(settings, log=_log)
+    except (LLMUnavailable, AuditError) as e:
+        _err(str(e), 3)
+
+
 @app.command()
 def ask(
     question: str = typer.Argument(..., help="the question, in Chinese or English"),
     trace: bool = typer.Option(False, help="also print the tool calls"),
     as_json: bool = typer.Option(False, "--json", help="print the whole turn as one JSON object"),
+    session: str = typer.Option(
+        None, help="continue this conversation (kept across runs); default: a new one"
+    ),
 ) -> None:
     """Ask the agent one question (starts the embedded model if none is running)."""
-    from agent.llm import LLMUnavailable
-    from agent.runtime import build_agent
+    import uuid
 
     settings = Settings()
+    agent, server = _build(settings)
     try:
-        agent, server = build_agent(settings, log=_log)
-    except LLMUnavailable as e:
-        _err(str(e))
-    try:
-        turn = agent.ask(question)
+        turn = agent.ask(question, session_id=session or uuid.uuid4().hex)
     finally:
         if server:
             server.stop()
@@ -179,15 +190,10 @@ def up(
     port: int = typer.Option(None, help="page port (default: WARDWISE_PORT, 7860)"),
 ) -> None:
     """Start the embedded model (unless WARDWISE_LLM_URL is set) and the chat page."""
-    from agent.llm import LLMUnavailable
-    from agent.runtime import build_agent
     from ui.app import launch
 
     settings = Settings()
-    try:
-        agent, server = build_agent(settings, log=_log)
-    except LLMUnavailable as e:
-        _err(str(e))
+    agent, server = _build(settings)
     try:
         launch(agent, settings, port=port or settings.port)
     finally:
@@ -203,17 +209,17 @@ def serve(
     """Serve the whole agent as an OpenAI-compatible API (/v1/chat/completions, /v1/models)."""
     import uvicorn
 
-    from agent.llm import LLMUnavailable
-    from agent.runtime import build_agent
     from agent.serve import create_app
 
     settings = Settings()
+    agent, server = _build(settings)
     try:
-        agent, server = build_agent(settings, log=_log)
-    except LLMUnavailable as e:
-        _err(str(e))
-    try:
-        uvicorn.run(create_app(agent), host=host or settings.host, port=port, log_level="warning")
+        uvicorn.run(
+            create_app(agent),
+            host=host or settings.host,
+            port=port,
+            log_level=settings.log_level.lower(),
+        )
     finally:
         if server:
             server.stop()
@@ -247,6 +253,33 @@ def bench_llm(
     except (LLMUnavailable, ValueError) as e:
         _err(str(e))
     _emit(rows, as_json)
+
+
+@bench_app.command("load")
+def bench_load(
+    sessions: int = typer.Option(20, help="concurrent conversations"),
+    turns: int = typer.Option(1, help="turns per conversation (follow-ups use the history)"),
+    model: str = typer.Option("fake", help="fake, embedded or an OpenAI-compatible base URL"),
+    fake_delay: float = typer.Option(0.5, help="seconds per call of the fake model"),
+    as_json: bool = typer.Option(
+        False, "--json", help='print {"sessions", "lost", "crossed", "p50_s", "p95_s", ...}'
+    ),
+) -> None:
+    """Concurrent conversations against `wardwise serve` on 127.0.0.1: lost and crossed
+    answers, p50/p95 turn seconds, and Wardwise's own share of a turn's time."""
+    from agent.load import FIELDS, run_load
+
+    if sessions < 1 or turns < 1:
+        _err("--sessions and --turns must be at least 1")
+    row = run_load(
+        Settings(), sessions=sessions, turns=turns, model=model, fake_delay=fake_delay, log=_log
+    )
+    if as_json:
+        typer.echo(json.dumps({k: row[k] for k in FIELDS}))
+    else:
+        _emit([row], False)
+    if row["lost"] or row["crossed"]:
+        raise typer.Exit(1)
 
 
 @app.command("eval")

@@ -38,7 +38,7 @@ class ScriptedChatModel(BaseChatModel):
     def _stream(self, messages, stop=None, run_manager=None, **kwargs):
         msg = self._next(messages, kwargs)
         text = str(msg.content)
-        for i in range(0, len(text), 8):
+        for i in range(0, max(len(text), 1), 8):  # an empty reply is one empty chunk
             yield ChatGenerationChunk(message=AIMessageChunk(content=text[i : i + 8]))
 
     def bind_tools(self, tools, **kwargs):

@@ -12,15 +12,26 @@ Two ways to get the tool decision from the model, chosen by ``mode``:
 
 Either way the tool runs here, and the final answer is written by a second call that sees
 only the tool's summary and facts. A failed tool call is shown to the router once more so
-it can correct its arguments (``max_steps`` bounds the loop).
+it can correct its arguments (``max_steps`` bounds the loop); so is a decision that is not
+valid JSON (a truncated route, a tool call whose arguments do not parse).
+
+Faults are answered, never crashed on: a dead or failing model server ends the turn with a
+clear message (the history is left as it was, so the turn can be retried); a tool that runs
+past ``tool_timeout`` or a case index that cannot be opened comes back as a structured error
+the answer explains; a plan stopped by the solver's time limit is labelled as not proven
+optimal; a turn whose audit record cannot be written is refused. Log lines carry ids, tool
+names, timings and outcomes, never the question, the answer or a tool's text arguments.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from difflib import SequenceMatcher
@@ -36,7 +47,9 @@ from agent.audit import AuditError, digest
 from agent.llm import response_format, token_limit
 from prompts import load_prompt, prompt_version
 from tools.registry import SCHEMAS, ToolContext, call_tool
-from tools.result import ErrorResult
+from tools.result import ErrorResult, ToolError
+
+log = logging.getLogger("wardwise.agent")
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 MEMORY_TURNS = 3
@@ -49,7 +62,11 @@ PROMPTS = (
     "tools_system",
     "decision_support",
     "capabilities",
+    "plan_not_optimal",
 )
+MALFORMED = "(malformed)"  # a decision that was meant as JSON but does not parse
+# Tool errors that another try with other arguments cannot fix: answer from them at once.
+FINAL_ERRORS = {"timeout", "index_unavailable"}
 
 
 def detect_language(text: str) -> str:
@@ -88,6 +105,7 @@ class Turn:
     error: str | None = None
     llm_calls: list[dict] = field(default_factory=list)
     prompt_versions: list[str] = field(default_factory=list)
+    malformed: int = 0  # decisions that were not valid JSON and were asked again
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -151,6 +169,13 @@ def _json_objects(text: str) -> list[dict]:
         if isinstance(obj, dict):
             out.append(obj)
     return out
+
+
+def looks_like_call(text: str) -> bool:
+    """True when the text was meant as a JSON decision or tool call (so a failed parse is
+    a malformed call, not a plain reply)."""
+    t = (text or "").strip()
+    return t.startswith(("{", "[", "```")) or "<tool_call>" in t
 
 
 def parse_decision(text: str) -> Decision | None:
@@ -218,6 +243,8 @@ class Agent:
         prompt_dir: Path | None = None,
         audit=None,
         model_name: str = "",
+        chats=None,
+        tool_timeout: float | None = None,
     ):
         if mode not in ("route", "tools"):
             raise ValueError(f"mode must be 'route' or 'tools', got {mode!r}")
@@ -231,8 +258,11 @@ class Agent:
         self.prompt_dir = prompt_dir
         self.audit = audit
         self.model_name = model_name
+        self.chats = chats  # a ChatHistory: memory that survives a restart
+        self.tool_timeout = tool_timeout
         self.memory: dict[str, list[BaseMessage]] = {}
         self._schema = route_schema(SCHEMAS)
+        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="wardwise-tool")
 
     def _prompt(self, name: str, **variables) -> str:
         return load_prompt(name, self.prompt_dir, **variables)
@@ -273,7 +303,11 @@ class Agent:
                 "route",
                 lambda: self.model.invoke(msgs, response_format=fmt, **token_limit(256)),
             )
-            return parse_decision(str(msg.content)) or Decision("none", reply=str(msg.content))
+            text = str(msg.content)
+            parsed = parse_decision(text)
+            if parsed is None and (looks_like_call(text) or not text.strip()):
+                return Decision(MALFORMED, reply="your reply was not one valid JSON object")
+            return parsed or Decision("none", reply=text)
         system = self._prompt("tools_system", **self._context())
         if error:
             system += f"\nThe previous tool call failed: {error}"
@@ -284,8 +318,13 @@ class Agent:
         for call in getattr(msg, "tool_calls", None) or []:
             if call["name"] in SCHEMAS:
                 return Decision(call["name"], dict(call["args"]))
-        parsed = parse_decision(str(msg.content)) if self.tolerant else None
-        return parsed or Decision("none", reply=str(msg.content))
+        text = str(msg.content)
+        parsed = parse_decision(text) if self.tolerant else None
+        if parsed is None and (
+            getattr(msg, "invalid_tool_calls", None) or (self.tolerant and looks_like_call(text))
+        ):
+            return Decision(MALFORMED, reply="the tool call's arguments were not valid JSON")
+        return parsed or Decision("none", reply=text)
 
     def _answer_messages(self, turn: Turn, history, results: list[dict]) -> list[BaseMessage]:
         system = self._prompt("answer", language=turn.language, results=results)
@@ -308,7 +347,7 @@ class Agent:
             prompt_versions=[prompt_version(p, self.prompt_dir) for p in PROMPTS],
         )
         stateless = history is not None
-        history = list(history) if stateless else self.memory.setdefault(session_id, [])
+        history = list(history) if stateless else self.history(session_id)
         results: list[dict] = []
         if not self._audit(turn, session_id, "turn_start", {"question": digest(question)}):
             turn.answer = turn.error or ""
@@ -320,11 +359,15 @@ class Agent:
             error = None
             for _ in range(self.max_steps):
                 decision = self.decide(turn, history, error)
+                if decision.tool == MALFORMED:
+                    turn.malformed += 1
+                    error = decision.reply
+                    continue
                 if decision.tool == "none":
                     break
                 yield Event("tool_start", {"name": decision.tool, "arguments": decision.arguments})
                 t1 = time.perf_counter()
-                result = call_tool(self.ctx, decision.tool, decision.arguments)
+                result = self._run_tool(decision.tool, decision.arguments)
                 call = ToolCall(
                     decision.tool,
                     decision.arguments,
@@ -334,9 +377,11 @@ class Agent:
                 turn.tool_calls.append(call)
                 results.append({"name": decision.tool, **result.reading()})
                 yield Event("tool_end", call)
-                if not isinstance(result, ErrorResult):
+                if not isinstance(result, ErrorResult) or result.error in FINAL_ERRORS:
                     break
                 error = result.summary
+            if decision is not None and decision.tool == MALFORMED:
+                decision = Decision("none")  # never parsed: say what Wardwise can do
             if results:
                 answer = yield from self._write_answer(turn, history, results)
             else:
@@ -349,9 +394,9 @@ class Agent:
                     yield Event("replace", answer)
         except (openai.APIError, httpx.HTTPError) as e:
             answer = self._server_failure(turn, e, results)
+            yield Event("replace", answer)  # drop a draft cut off mid-stream
             yield Event("error", turn.error)
-        if any(c.name == "similar_cases" for c in turn.tool_calls) and not turn.error:
-            label = self._prompt("decision_support", language=turn.language)
+        for label in self._labels(turn) if not turn.error else []:
             if label not in answer:
                 answer = f"{answer}\n\n{label}"
                 yield Event("token", f"\n\n{label}")
@@ -361,9 +406,84 @@ class Agent:
             turn.answer = turn.error or ""
             yield Event("replace", turn.answer)
         if not turn.error and not stateless:
-            history.extend([HumanMessage(question), AIMessage(answer)])
-            del history[: -2 * MEMORY_TURNS]
+            self._remember(session_id, history, question, answer)
+        self._log(turn, session_id)
         yield Event("final", turn)
+
+    def history(self, session_id: str) -> list[BaseMessage]:
+        """The session's last turns as messages (from the chat store when there is one)."""
+        if self.chats is None:
+            return self.memory.setdefault(session_id, [])
+        out: list[BaseMessage] = []
+        for q, a in self.chats.recent(session_id, MEMORY_TURNS):
+            out += [HumanMessage(q), AIMessage(a)]
+        return out
+
+    def transcript(self, session_id: str, n: int = 50) -> list[tuple[str, str]]:
+        """The session's last ``n`` answered turns as ``(question, answer)``, oldest first."""
+        if self.chats is not None:
+            return self.chats.recent(session_id, n)
+        msgs = self.memory.get(session_id, [])
+        return [
+            (str(q.content), str(a.content)) for q, a in zip(msgs[::2], msgs[1::2], strict=False)
+        ]
+
+    def _remember(self, session_id: str, history: list, question: str, answer: str) -> None:
+        if self.chats is not None:
+            self.chats.append(session_id, question, answer)
+            return
+        history.extend([HumanMessage(question), AIMessage(answer)])
+        del history[: -2 * MEMORY_TURNS]
+
+    def _run_tool(self, name: str, arguments: dict):
+        """Run a tool, giving up after ``tool_timeout`` seconds (the thread finishes on its
+        own; its result is dropped)."""
+        if not self.tool_timeout:
+            return call_tool(self.ctx, name, arguments)
+        future = self._pool.submit(call_tool, self.ctx, name, arguments)
+        try:
+            return future.result(timeout=self.tool_timeout)
+        except FutureTimeout:
+            return ToolError(
+                "timeout",
+                f"The {name} tool did not finish within {self.tool_timeout:g} seconds.",
+                hint="ask again later, or for fewer days or wards",
+            ).to_result()
+
+    def _labels(self, turn: Turn) -> list[str]:
+        """Labels an answer must carry whatever the model wrote: decision support for
+        similar cases, and "not proven optimal" for a plan stopped by the time limit."""
+        out = []
+        if any(c.name == "similar_cases" and c.output.get("ok") for c in turn.tool_calls):
+            out.append(self._prompt("decision_support", language=turn.language))
+        for c in turn.tool_calls:
+            status = c.output.get("status")
+            if c.name == "plan_beds" and c.output.get("ok") and status not in (None, "optimal"):
+                gap = c.output.get("gap")
+                gap = None if gap is None else round(100 * gap, 2)
+                out.append(self._prompt("plan_not_optimal", language=turn.language, gap=gap))
+        return out
+
+    def _log(self, turn: Turn, session_id: str) -> None:
+        """One line per turn: no question, answer or tool text, only what happened."""
+        log.info(
+            "turn session=%s language=%s tools=%s malformed=%d grounded=%s repaired=%s "
+            "replaced=%s error=%s seconds=%.3f llm_seconds=%.3f",
+            digest(session_id)["sha256"][:8],
+            turn.language,
+            ",".join(
+                f"{c.name}:{'ok' if c.output.get('ok') else c.output.get('error')}"
+                for c in turn.tool_calls
+            )
+            or "-",
+            turn.malformed,
+            turn.grounded,
+            turn.repaired,
+            turn.replaced,
+            bool(turn.error),
+            turn.seconds,
+            sum(c["seconds"] for c in turn.llm_calls),
+        )
 
     def ask(
         self, question: str, session_id: str = "default", history: list[BaseMessage] | None = None
@@ -397,6 +517,12 @@ class Agent:
             {"purpose": "answer", "seconds": round(time.perf_counter() - t0, 3), "tokens": tokens}
         )
         answer = dedupe("".join(parts))
+        if not answer.strip():  # the model said nothing: give the tools' own words
+            answer = self._prompt("fallback", language=turn.language, results=results)
+            turn.replaced = True
+            yield Event("replace", answer)
+            self._check(turn, answer, results)
+            return answer
         if looped:
             yield Event("replace", answer)
         self._check(turn, answer, results)
@@ -454,6 +580,7 @@ class Agent:
             "grounded": turn.grounded,
             "replaced": turn.replaced,
             "error": bool(turn.error),
+            "malformed": turn.malformed,
             "seconds": turn.seconds,
         }
 

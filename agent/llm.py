@@ -113,6 +113,8 @@ class EmbeddedServer:
             "--n_ctx", str(self.n_ctx),
             "--n_threads", str(self.threads),
             "--n_threads_batch", str(self.threads),
+            # concurrent requests queue; by default a new request cuts off the one streaming
+            "--interrupt_requests", "False",
         ]  # fmt: skip
         if self.chat_format:
             cmd += ["--chat_format", self.chat_format]

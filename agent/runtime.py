@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from agent.settings import Settings
@@ -58,9 +59,11 @@ def build_context(settings: Settings) -> ToolContext:
 
     return ToolContext(
         hospital=hospital,
-        forecaster=Forecaster(hospital, checkpoint_dir=Path(settings.data_dir) / "models"),
+        # trained once (minutes on a CPU), then reloaded by every process from the data dir
+        forecaster=Forecaster(hospital, checkpoint_dir=Path(settings.data_dir) / "forecaster"),
         case_index_factory=case_index,
         solver=settings.solver,
+        plan_time_limit=settings.plan_time_limit,
     )
 
 
@@ -90,6 +93,47 @@ def open_audit(settings: Settings):
     return AuditLog(url)
 
 
+def open_history(settings: Settings):
+    from agent.history import ChatHistory
+
+    url = settings.history_url
+    if not url:
+        Path(settings.history_dir).mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{Path(settings.history_dir) / 'chat.db'}"
+    return ChatHistory(url)
+
+
+# Loggers that would write request bodies or SQL parameters (questions, answers, case text)
+# at DEBUG/INFO: held at WARNING whatever WARDWISE_LOG_LEVEL says.
+QUIET = ("openai", "httpx", "httpcore", "langchain", "langchain_core", "langchain_openai",
+         "sqlalchemy", "chromadb", "urllib3", "multipart", "python_multipart")  # fmt: skip
+
+
+def setup_logging(settings: Settings) -> Path:
+    """Wardwise's own log lines (ids, tools, timings, outcomes; never PHI) go to
+    ``log_dir/wardwise.log``; everything else logged in the process goes to stderr at
+    ``log_level``. The :data:`QUIET` libraries stay at WARNING."""
+    Path(settings.log_dir).mkdir(parents=True, exist_ok=True)
+    path = Path(settings.log_dir) / "wardwise.log"
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    own = logging.getLogger("wardwise")
+    if not any(getattr(h, "baseFilename", None) == str(path) for h in own.handlers):
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(fmt)
+        own.addHandler(handler)
+    own.setLevel(logging.INFO)
+    root = logging.getLogger()
+    root.setLevel(getattr(logging, settings.log_level.upper(), logging.WARNING))
+    if not any(getattr(h, "_wardwise", False) for h in root.handlers):
+        stderr = logging.StreamHandler()
+        stderr.setFormatter(fmt)
+        stderr._wardwise = True  # type: ignore[attr-defined]
+        root.addHandler(stderr)
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return path
+
+
 def build_agent(settings: Settings, log=print):
     """Connect to (or start) the model server and build the agent.
 
@@ -98,12 +142,22 @@ def build_agent(settings: Settings, log=print):
     from agent.graph import Agent
     from agent.llm import connect, make_chat_model
 
+    setup_logging(settings)
     ensure_demo(settings, log=log)
     ctx = build_context(settings)
     warm_forecaster(ctx, log=log)
     base_url, dialect, server = connect(settings, log=log)
     model = make_chat_model(settings, base_url)
     agent = Agent(
-        model, ctx, dialect=dialect, mode=settings.agent_mode, max_steps=settings.max_steps
+        model,
+        ctx,
+        dialect=dialect,
+        mode=settings.agent_mode,
+        max_steps=settings.max_steps,
+        prompt_dir=settings.prompts_dir,
+        audit=open_audit(settings),
+        chats=open_history(settings),
+        model_name=settings.llm_model,
+        tool_timeout=settings.tool_timeout,
     )
     return agent, server

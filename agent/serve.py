@@ -2,7 +2,9 @@
 tools (promptfoo, ...) can evaluate Wardwise itself, not only the bare model.
 
 ``POST /v1/chat/completions`` takes the conversation as ``messages``: the last user message
-is the question, earlier user/assistant messages are the history (the endpoint keeps no state).
+is the question, earlier user/assistant messages are the history. A client that sends only
+the question and names its conversation in ``user`` gets the server's own memory of that
+session instead (kept in the chat-history database, so it survives a restart).
 The reply carries the checked answer and, under ``wardwise``, the whole turn (tool calls,
 grounding). With ``stream: true`` the checked answer is sent as server-sent-event chunks once
 the turn is done (the grounding check can replace a draft, so no draft is ever streamed).
@@ -62,7 +64,10 @@ def create_app(agent) -> FastAPI:
     @app.post("/v1/chat/completions")
     def chat(req: ChatRequest):
         question, history = split_messages(req.messages)
-        turn = agent.ask(question, session_id=req.user or uuid.uuid4().hex, history=history)
+        if req.user and not history:  # the session's stored memory
+            turn = agent.ask(question, session_id=req.user)
+        else:
+            turn = agent.ask(question, session_id=req.user or uuid.uuid4().hex, history=history)
         if turn.error:
             return JSONResponse(
                 status_code=503,

@@ -58,6 +58,18 @@ class Settings(BaseSettings):
     audit_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the audit trail (default: SQLite in audit_dir)"
     )
+    history_dir: Path = HOME / "history"
+    history_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the chat history (conversation text; default: SQLite "
+        "in history_dir)",
+    )
+    log_dir: Path = Field(default=HOME / "logs", description="wardwise.log (no PHI) goes here")
+    log_level: str = Field(default="WARNING", description="level of other log output (stderr)")
+    tool_timeout: float = Field(default=60.0, description="seconds a tool may run in a turn")
+    plan_time_limit: float = Field(
+        default=30.0, description="solver seconds per plan; a stopped search is labelled"
+    )
     host: str = "127.0.0.1"
     port: int = 7860
     solver: str = "cbc"

@@ -308,7 +308,19 @@ class CaseIndex:
             if self.index_dir is None:
                 raise ValueError("CaseIndex needs an index_dir or a server_url")
             self.index_dir.mkdir(parents=True, exist_ok=True)
-            self._client = chromadb.PersistentClient(path=str(self.index_dir), settings=settings)
+            try:
+                self._client = chromadb.PersistentClient(
+                    path=str(self.index_dir), settings=settings
+                )
+            except Exception:
+                # Chroma keeps the half-started client of a failed open (a damaged database)
+                # for this path, and the next open fails on it even once the files are
+                # restored: drop it, so the next open starts clean.
+                from chromadb.api.shared_system_client import SharedSystemClient
+
+                SharedSystemClient._identifier_to_system.pop(str(self.index_dir), None)
+                SharedSystemClient._identifier_to_refcount.pop(str(self.index_dir), None)
+                raise
         self._encoder = encoder
         self.search_ef = search_ef
         self._collection: Collection = self._client.get_or_create_collection(

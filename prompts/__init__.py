@@ -8,7 +8,7 @@ of a changed prompt); by default the packaged files are used.
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -41,6 +41,11 @@ def prompt_version(name: str, directory: Path | None = None) -> str:
     return f"{name}@{m.group(1)}"
 
 
+@lru_cache(maxsize=256)
+def _template(source: str):
+    return _env().from_string(source)  # compiled once per distinct text (a turn renders 3-4)
+
+
 def load_prompt(name: str, directory: Path | None = None, **variables: object) -> str:
     """Render ``<name>.j2``; a missing variable raises instead of leaving a blank."""
-    return _env().from_string(prompt_source(name, directory)).render(**variables).strip()
+    return _template(prompt_source(name, directory)).render(**variables).strip()

@@ -30,9 +30,12 @@ def hospital(demo_dir):
 
 @pytest.fixture(scope="session")
 def forecaster(hospital):
+    """The real forecaster; its trained models are kept in the cache between runs (a
+    checkpoint is reused only when its data and configuration fingerprint match)."""
     from tools.forecast import Forecaster
 
-    return Forecaster(hospital)
+    cache = Path(os.environ.get("WARDWISE_CACHE", Path.home() / ".cache" / "wardwise"))
+    return Forecaster(hospital, checkpoint_dir=cache / "test-forecaster")
 
 
 @pytest.fixture()
@@ -82,3 +85,141 @@ def embedded_llm(live_settings):
     server.start()
     yield server
     server.stop()
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def _pg_bin(name: str) -> str | None:
+    import glob
+    import shutil
+
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found[-1] if found else shutil.which(name)
+
+
+def _missing(reason: str) -> None:
+    """Skip on a developer machine; fail in CI (CI=true), where PostgreSQL must be installed
+    (`make system-deps`)."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason}: CI must run the PostgreSQL tests", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL cluster (Debian's ``postgresql``) on 127.0.0.1 and a free port,
+    in a temporary data dir; as root it runs as the ``postgres`` system user. Yields its
+    SQLAlchemy URL."""
+    import pwd
+    import shutil
+    import subprocess
+    import tempfile
+
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not initdb or not pg_ctl:
+        _missing("PostgreSQL server binaries not found (apt-get install postgresql)")
+    base = Path(tempfile.mkdtemp(prefix="wardwise-pg-"))
+    run_as: list[str] = []
+    if os.geteuid() == 0:  # postgres refuses to run as root: use the system user
+        try:
+            pw = pwd.getpwnam("postgres")
+        except KeyError:
+            _missing("running as root without a 'postgres' user to run the server")
+        os.chown(base, pw.pw_uid, pw.pw_gid)
+        run_as = ["runuser", "-u", "postgres", "--"]
+    data, port = base / "data", free_port()
+
+    def run(*cmd: str) -> None:
+        subprocess.run([*run_as, *cmd], check=True, capture_output=True, timeout=180)
+
+    run(initdb, "-D", str(data), "-U", "wardwise", "--auth=trust", "-E", "UTF8", "--locale=C")
+    opts = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
+    run(pg_ctl, "-D", str(data), "-l", str(base / "server.log"), "-o", opts, "-w", "-t", "120",
+        "start")  # fmt: skip
+    try:
+        yield f"postgresql+psycopg://wardwise@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*run_as, pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"],
+            capture_output=True,
+            timeout=120,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- wardwise serve
+
+
+@pytest.fixture()
+def serve_home(tmp_path, demo_dir, forecaster):
+    """Environment for a real ``wardwise serve`` child process on a private home: a copy of
+    the demo hospital with the session's trained forecaster (no retraining), an empty case
+    index folder (tests that need cases build one there), private audit, history and logs."""
+    import shutil
+
+    from tools.forecast import CHECKPOINT
+
+    forecaster.models()  # trained (or loaded) once per session, saved as a checkpoint
+    data = tmp_path / "data"
+    shutil.copytree(demo_dir, data)
+    (data / "forecaster").mkdir()
+    shutil.copy(forecaster.checkpoint_dir / CHECKPOINT, data / "forecaster" / CHECKPOINT)
+    (tmp_path / "index").mkdir()
+    env = {
+        **os.environ,
+        "WARDWISE_HOME": str(tmp_path),
+        "WARDWISE_DATA_DIR": str(data),
+        "WARDWISE_INDEX_DIR": str(tmp_path / "index"),
+        "WARDWISE_AUDIT_DIR": str(tmp_path / "audit"),
+        "WARDWISE_HISTORY_DIR": str(tmp_path / "history"),
+        "WARDWISE_LOG_DIR": str(tmp_path / "logs"),
+    }
+    for key in ("WARDWISE_AUDIT_URL", "WARDWISE_HISTORY_URL", "WARDWISE_LLM_URL"):
+        env.pop(key, None)
+    return env
+
+
+class Serve:
+    """``wardwise serve`` as a child process (stdout and stderr kept in ``log``)."""
+
+    def __init__(self, env: dict, log: Path):
+        self.env, self.log, self.port = env, log, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = None
+
+    def start(self, timeout: float = 300) -> "Serve":
+        import subprocess
+        import sys
+        import time
+
+        import httpx
+
+        cmd = [sys.executable, "-m", "agent.cli", "serve", "--port", str(self.port)]
+        with self.log.open("ab") as f:
+            self.proc = subprocess.Popen(cmd, env=self.env, stdout=f, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log.read_text(errors="replace")[-3000:]
+            try:
+                if httpx.get(f"{self.url}/v1/models", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        raise AssertionError("wardwise serve did not start")
+
+    def ask(self, question: str, session: str, timeout: float = 300) -> tuple[int, dict]:
+        import httpx
+
+        r = httpx.post(
+            f"{self.url}/v1/chat/completions",
+            json={"user": session, "messages": [{"role": "user", "content": question}]},
+            timeout=timeout,
+        )
+        return r.status_code, r.json()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handlers run (a crash or a pulled plug)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(30)

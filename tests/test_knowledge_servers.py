@@ -4,14 +4,11 @@ temporary data dir; as root it runs as the ``postgres`` system user)."""
 
 from __future__ import annotations
 
-import glob
 import json
 import os
-import pwd
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -159,54 +156,7 @@ def test_agent_tool_uses_the_chroma_server_from_settings(chroma_server, tmp_path
 # --------------------------------------------------------------------------- PostgreSQL
 
 
-def _pg_bin(name: str) -> str | None:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return found[-1] if found else shutil.which(name)
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if not initdb or not pg_ctl:
-        pytest.skip("PostgreSQL server binaries not found (apt-get install postgresql)")
-    base = Path(tempfile.mkdtemp(prefix="wardwise-pg-"))
-    run_as: list[str] = []
-    if os.geteuid() == 0:  # postgres refuses to run as root: use the system user
-        try:
-            pw = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root without a 'postgres' user to run the server")
-        os.chown(base, pw.pw_uid, pw.pw_gid)
-        run_as = ["runuser", "-u", "postgres", "--"]
-    data, port = base / "data", _free_port()
-
-    def run(*cmd: str) -> None:
-        subprocess.run([*run_as, *cmd], check=True, capture_output=True, timeout=180)
-
-    run(initdb, "-D", str(data), "-U", "wardwise", "--auth=trust", "-E", "UTF8", "--locale=C")
-    opts = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
-    run(
-        pg_ctl,
-        "-D",
-        str(data),
-        "-l",
-        str(base / "server.log"),
-        "-o",
-        opts,
-        "-w",
-        "-t",
-        "120",
-        "start",
-    )
-    try:
-        yield f"postgresql+psycopg://wardwise@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(
-            [*run_as, pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"],
-            capture_output=True,
-            timeout=120,
-        )
-        shutil.rmtree(base, ignore_errors=True)
+# the ``postgres`` fixture (a throwaway cluster) is in tests/conftest.py
 
 
 def test_sql_case_source_in_chunks_with_bad_rows(postgres, tmp_path):

@@ -14,6 +14,7 @@ VARS = {
     "tools_system": dict(wards=[], today="2026-06-30"),
     "decision_support": dict(language="English"),
     "capabilities": dict(language="Chinese"),
+    "plan_not_optimal": dict(language="English", gap=8.47),
 }
 
 

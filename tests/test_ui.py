@@ -1,7 +1,15 @@
 """The page's adapter functions, without a browser."""
 
 from agent.graph import Event, ToolCall, Turn
-from ui.app import LABELS, diff_table, fan_chart, plan_table, tool_output, turn_messages
+from ui.app import (
+    LABELS,
+    diff_table,
+    fan_chart,
+    plan_table,
+    tool_output,
+    transcript_messages,
+    turn_messages,
+)
 
 FC = {
     "ok": True,
@@ -75,3 +83,22 @@ def test_the_page_builds():
     from ui.app import build_page
 
     assert type(build_page(agent=None)).__name__ == "Blocks"
+
+
+def test_a_stored_conversation_is_shown_again_after_a_restart(ctx, tmp_path):
+    import json
+
+    from agent.fake import ScriptedChatModel
+    from agent.graph import Agent
+    from agent.history import ChatHistory
+    from tests.conftest import END
+
+    url = f"sqlite:///{tmp_path / 'chat.db'}"
+    model = ScriptedChatModel(script=[json.dumps({"tool": "none", "reply": "Hello, nurse."})])
+    Agent(model, ctx, dialect="openai", today=END, chats=ChatHistory(url)).ask("hi", "tab-1")
+    restarted = Agent(ScriptedChatModel(), ctx, dialect="openai", chats=ChatHistory(url))
+    assert transcript_messages(restarted.transcript("tab-1")) == [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "Hello, nurse."},
+    ]
+    assert restarted.transcript("another-tab") == []

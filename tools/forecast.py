@@ -21,6 +21,7 @@ length-of-stay fit.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
@@ -107,6 +108,7 @@ class Forecaster:
         self.trained_now = False
         self._models = None
         self._cache: dict[tuple[str, int], ForecastResult] = {}
+        self._lock = threading.Lock()  # concurrent first requests train the models once
 
     # ----------------------------------------------------------------- models
     def _usable_wards(self) -> list[str]:
@@ -132,8 +134,12 @@ class Forecaster:
         Raises:
             ToolError: no ward has enough history to train on.
         """
-        if self._models is not None:
+        with self._lock:
+            if self._models is None:
+                self._models = self._load_or_train()
             return self._models
+
+    def _load_or_train(self):
         from tools.forecasting import checkpoint
         from tools.forecasting.wards import WardModels, train_ward_models
 
@@ -152,11 +158,10 @@ class Forecaster:
             except ValueError:
                 parts, meta = None, None
             if meta is not None and self._is_fresh(meta, ward_ids, end):
-                self._models = WardModels.from_parts(parts, meta)
-                return self._models
+                return WardModels.from_parts(parts, meta)
         data_end = pd.Timestamp(end)
         fp = self._fingerprint(ward_ids, data_end)
-        self._models = train_ward_models(
+        models = train_ward_models(
             self.hospital,
             ward_ids,
             self.config,
@@ -167,11 +172,9 @@ class Forecaster:
         self.trained_now = True
         if path is not None:
             checkpoint.save(
-                path,
-                {"admissions": self._models.admissions, "census": self._models.census},
-                self._models.meta(),
+                path, {"admissions": models.admissions, "census": models.census}, models.meta()
             )
-        return self._models
+        return models
 
     def checkpoint_is_fresh(self) -> bool:
         """Whether a checkpoint in ``checkpoint_dir`` would serve this hospital untrained."""

@@ -27,6 +27,7 @@ class ToolContext:
     forecaster: Forecaster
     case_index_factory: Callable[[], Any] | None = None
     solver: str = "cbc"
+    plan_time_limit: float = 30.0  # solver seconds per plan; a stopped search is labelled
     _case_index: Any = field(default=None, repr=False)
 
     @property
@@ -64,7 +65,11 @@ def plan_beds(ctx: ToolContext, days: int = 7, what_if: str = "") -> ToolResult:
     }
     changes = [what_if] if what_if.strip() else []
     return plan_from_forecast(
-        list(ctx.hospital.wards), forecasts, what_if=changes, solver=ctx.solver
+        list(ctx.hospital.wards),
+        forecasts,
+        what_if=changes,
+        solver=ctx.solver,
+        time_limit=ctx.plan_time_limit,
     )
 
 
@@ -77,7 +82,24 @@ def similar_cases(ctx: ToolContext, text: str, k: int = 5) -> ToolResult:
     """
     from tools.cases import search_cases
 
-    return search_cases(ctx.case_index, text, k)
+    try:
+        return search_cases(ctx.case_index, text, k)
+    except _index_failures() as e:  # the store is down or damaged: say so, do not crash
+        raise ToolError(
+            "index_unavailable",
+            f"The case index is not available right now ({type(e).__name__}).",
+            hint="check the Chroma server or the index folder, or rebuild it with `wardwise index`",
+        ) from e
+
+
+def _index_failures() -> tuple[type[BaseException], ...]:
+    """What an unreachable or damaged Chroma store raises (a missing server is a ValueError)."""
+    import sqlite3
+
+    import httpx
+    from chromadb.errors import ChromaError
+
+    return (ChromaError, OSError, ValueError, sqlite3.Error, httpx.HTTPError)
 
 
 TOOLS: tuple[Callable[..., ToolResult], ...] = (forecast_beds, plan_beds, similar_cases)

@@ -111,6 +111,16 @@ def turn_messages(events: list, ui_language: str = "English") -> list[dict]:
     return messages
 
 
+def transcript_messages(turns: list[tuple[str, str]]) -> list[dict]:
+    """A stored conversation (``(question, answer)`` pairs) as chat messages, for a page that
+    was reloaded or whose server was restarted."""
+    return [
+        m
+        for q, a in turns
+        for m in ({"role": "user", "content": q}, {"role": "assistant", "content": a})
+    ]
+
+
 def _args(arguments: dict) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in arguments.items())
 
@@ -205,8 +215,14 @@ def build_page(agent) -> Any:
             gr.update(label=lb["diff"]),
         )
 
+    def restore(session: str | None):
+        session = session or uuid.uuid4().hex
+        return session, transcript_messages(agent.transcript(session))
+
     with gr.Blocks(title="Wardwise") as page:
-        session = gr.State(lambda: uuid.uuid4().hex)
+        # the conversation id lives in the browser, the conversation in the history store:
+        # a reloaded page, or a restarted server, continues where it was
+        session = gr.BrowserState(None, storage_key="wardwise-session")
         with gr.Row():
             title = gr.Markdown(LABELS["English"]["title"])
             ui_language = gr.Radio(
@@ -229,6 +245,7 @@ def build_page(agent) -> Any:
         box.submit(respond, inputs, outputs)
         send.click(respond, inputs, outputs)
         ui_language.change(relabel, ui_language, [title, box, send, chart, table, changes])
+        page.load(restore, session, [session, chat])
     return page
 
 

@@ -1,0 +1,260 @@
+"""The load bench behind ``wardwise bench load``: concurrent conversations against a real
+``wardwise serve`` on 127.0.0.1.
+
+Each session is one client thread with its own conversation id (the endpoint's ``user``),
+started together. Session ``i`` asks about its own ward and horizon, a pair no other session
+uses; follow-up turns name no ward, so they are answered from the session's stored history.
+An answer is
+
+- **lost** when the request fails, times out, is not a 200 or carries no answer;
+- **crossed** when it belongs to another session: the turn echoes another question, or its
+  forecast is for the (ward, days) pair another session asked for.
+
+Turn time is measured by the client; ``overhead_share`` = (turn time - seconds inside LLM
+calls, as the turn reports them) / turn time, summed over all answered turns: the share of a
+turn spent in Wardwise itself (HTTP, routing, tools, grounding, audit, history) rather than
+waiting for the model. The serve process writes its audit and history to a temporary folder
+(the bench never touches the real audit trail); the chain is verified at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from agent.settings import Settings
+
+FIELDS = ("sessions", "lost", "crossed", "p50_s", "p95_s", "overhead_share")
+
+
+@dataclass
+class Ask:
+    session: int
+    turn: int
+    question: str
+    ward: str
+    days: int
+
+
+@dataclass
+class Outcome:
+    ask: Ask
+    seconds: float = 0.0
+    llm_seconds: float = 0.0
+    status: int = 0
+    body: dict = field(default_factory=dict)
+    error: str = ""
+
+
+def plan_questions(ward_ids: list[str], sessions: int, turns: int) -> list[list[Ask]]:
+    """Session ``i`` asks about ward ``i mod W`` over ``2 + i div W`` days, then follow-ups
+    5 days longer each: every (ward, days) pair of a turn belongs to one session only."""
+    w = len(ward_ids)
+    if sessions > w * 20:
+        raise ValueError(f"at most {w * 20} sessions have distinct questions")
+    out = []
+    for i in range(sessions):
+        ward, days = ward_ids[i % w], 2 + i // w
+        asks = [Ask(i, 0, f"How many beds will {ward} need in the next {days} days?", ward, days)]
+        for t in range(1, turns):
+            d = min(days + 5 * t, 28)
+            asks.append(Ask(i, t, f"And for the next {d} days?", ward, d))
+        out.append(asks)
+    return out
+
+
+def classify(o: Outcome, asks: list[Ask]) -> str:
+    """``ok``, ``lost``, ``crossed`` or ``misrouted`` (the model chose another forecast, one
+    that no other session asked for: a model error, not a crossed answer)."""
+    if o.error or o.status != 200 or not o.body.get("choices"):
+        return "lost"
+    answer = o.body["choices"][0]["message"].get("content") or ""
+    turn = o.body.get("wardwise") or {}
+    if not answer.strip():
+        return "lost"
+    if turn.get("question") != o.ask.question:
+        return "crossed"
+    got = None
+    for c in turn.get("tool_calls") or []:
+        out = c.get("output") or {}
+        if c.get("name") == "forecast_beds" and out.get("ok"):
+            got = (out.get("ward_id"), len(out.get("days") or []))
+    if got is None or got == (o.ask.ward, o.ask.days):
+        return "ok" if got else "misrouted"
+    others = {(a.ward, a.days) for a in asks if a.session != o.ask.session}
+    return "crossed" if got in others else "misrouted"
+
+
+def _session(url: str, asks: list[Ask], start: threading.Barrier, timeout: float, out: list):
+    with httpx.Client(timeout=timeout) as client:
+        start.wait()
+        for a in asks:
+            o = Outcome(a)
+            t0 = time.perf_counter()
+            try:
+                r = client.post(
+                    f"{url}/v1/chat/completions",
+                    json={
+                        "model": "wardwise",
+                        "user": f"load-{a.session}",
+                        "messages": [{"role": "user", "content": a.question}],
+                    },
+                )
+                o.status = r.status_code
+                o.body = r.json() if r.headers.get("content-type", "").startswith("app") else {}
+            except httpx.HTTPError as e:
+                o.error = type(e).__name__
+            o.seconds = time.perf_counter() - t0
+            calls = (o.body.get("wardwise") or {}).get("llm_calls") or []
+            o.llm_seconds = sum(c.get("seconds") or 0.0 for c in calls)
+            out.append(o)
+
+
+def _why_lost(outcomes: list[Outcome], kinds: list[str]) -> str:
+    """The reasons for lost turns, counted: ``503 x3; ReadTimeout x1`` (``-`` if none)."""
+    from collections import Counter
+
+    why = Counter()
+    for o, k in zip(outcomes, kinds, strict=False):
+        if k == "lost":
+            err = (o.body.get("error") or {}).get("message", "") if o.body else ""
+            why[o.error or f"{o.status} {err[:60]}".strip()] += 1
+    return "; ".join(f"{k} x{n}" for k, n in why.most_common()) or "-"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(url: str, proc: subprocess.Popen, timeout: float, log_path: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"wardwise serve exited ({proc.returncode}):\n{tail}")
+        try:
+            if httpx.get(f"{url}/v1/models", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"wardwise serve did not start within {timeout:.0f} s")
+
+
+def run_load(
+    settings: Settings,
+    sessions: int = 20,
+    turns: int = 1,
+    model: str = "fake",
+    fake_delay: float = 0.5,
+    timeout: float = 1800.0,
+    log=print,
+) -> dict:
+    """Start the model server (``fake``, ``embedded`` or a base URL) and ``wardwise serve``,
+    run the sessions, and return the table's row (``FIELDS`` first)."""
+    from agent.audit import AuditLog
+    from agent.fakeserver import FakeServer
+    from agent.llm import connect
+    from agent.runtime import ensure_demo
+    from knowledge.hospital import load as load_hospital
+
+    ensure_demo(settings, log=log)
+    wards = [w.ward_id for w in load_hospital(Path(settings.data_dir)).wards]
+    plan = plan_questions(wards, sessions, turns)
+    model_server = None
+    if model == "fake":
+        model_server = FakeServer(_free_port(), delay=fake_delay)
+        base_url, dialect = model_server.start(), "openai"
+    elif model == "embedded":
+        base_url, dialect, model_server = connect(settings.model_copy(update={"llm_url": None}))
+    else:
+        base_url, dialect = model, settings.llm_dialect
+    tmp = Path(tempfile.mkdtemp(prefix="wardwise-load-"))
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "WARDWISE_LLM_URL": base_url,
+        "WARDWISE_LLM_DIALECT": dialect,
+        "WARDWISE_LLM_TIMEOUT": str(timeout),
+        "WARDWISE_DATA_DIR": str(settings.data_dir),
+        "WARDWISE_INDEX_DIR": str(settings.index_dir),
+        "WARDWISE_AUDIT_DIR": str(tmp / "audit"),
+        "WARDWISE_AUDIT_URL": "",
+        "WARDWISE_HISTORY_DIR": str(tmp / "history"),
+        "WARDWISE_HISTORY_URL": "",
+        "WARDWISE_LOG_DIR": str(tmp / "logs"),
+    }
+    env = {k: v for k, v in env.items() if v != ""}
+    serve_log = tmp / "serve.log"
+    cmd = [sys.executable, "-m", "agent.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with serve_log.open("wb") as f:
+        proc = subprocess.Popen(cmd, env=env, stdout=f, stderr=subprocess.STDOUT)
+    outcomes: list[Outcome] = []
+    try:
+        log(f"starting wardwise serve on {url} (model: {model}) ...")
+        _wait(url, proc, 900, serve_log)
+        # one turn first so the forecaster's models are loaded before the clock runs
+        httpx.post(
+            f"{url}/v1/chat/completions",
+            json={"messages": [{"role": "user", "content": f"{wards[0]} next 28 days?"}]},
+            timeout=timeout,
+        )
+        log(f"{sessions} sessions x {turns} turns ...")
+        start = threading.Barrier(sessions)
+        threads = [
+            threading.Thread(target=_session, args=(url, asks, start, timeout, outcomes))
+            for asks in plan
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if model_server is not None:
+            (model_server.kill if model == "fake" else model_server.stop)()
+    all_asks = [a for asks in plan for a in asks]
+    kinds = [classify(o, all_asks) for o in outcomes]
+    kinds += ["lost"] * (len(all_asks) - len(outcomes))
+    answered = [o for o, k in zip(outcomes, kinds, strict=False) if k != "lost"]
+    secs = np.array([o.seconds for o in answered]) if answered else np.array([np.nan])
+    total = sum(o.seconds for o in answered)
+    overhead = sum(max(0.0, o.seconds - o.llm_seconds) for o in answered)
+    audit = AuditLog(f"sqlite:///{tmp / 'audit' / 'audit.db'}")
+    audit_ok, records, _ = audit.verify()
+    audit.engine.dispose()
+    shutil.rmtree(tmp, ignore_errors=True)
+    return {
+        "sessions": sessions,
+        "lost": kinds.count("lost"),
+        "crossed": kinds.count("crossed"),
+        "p50_s": round(float(np.percentile(secs, 50)), 3),
+        "p95_s": round(float(np.percentile(secs, 95)), 3),
+        "overhead_share": round(overhead / total, 4) if total else None,
+        "model": model,
+        "turns": len(all_asks),
+        "misrouted": kinds.count("misrouted"),
+        "llm_p50_s": round(float(np.median([o.llm_seconds for o in answered] or [np.nan])), 3),
+        "lost_why": _why_lost(outcomes, kinds),
+        "audit_records": records,
+        "audit_chain": "intact" if audit_ok else "BROKEN",
+    }

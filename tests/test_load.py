@@ -1,0 +1,56 @@
+"""The load bench: concurrent conversations against a real ``wardwise serve`` and the fake
+model server; no answer lost or crossed. Timings are reported, never asserted."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from agent.cli import app
+from agent.load import FIELDS, Ask, Outcome, classify, plan_questions
+
+
+def test_bench_load_cli_loses_and_crosses_nothing(serve_home, monkeypatch):
+    for key in ("WARDWISE_DATA_DIR", "WARDWISE_INDEX_DIR", "WARDWISE_HOME"):
+        monkeypatch.setenv(key, serve_home[key])
+    r = CliRunner().invoke(
+        app, ["bench", "load", "--sessions", "6", "--turns", "2", "--fake-delay", "0.2", "--json"]
+    )
+    assert r.exit_code == 0, r.output
+    row = json.loads(r.stdout.strip().splitlines()[-1])
+    assert list(row) == list(FIELDS)
+    assert row["sessions"] == 6 and row["lost"] == 0 and row["crossed"] == 0
+    assert 0 < row["p50_s"] <= row["p95_s"] and 0 < row["overhead_share"] < 1
+
+
+def _answered(ask: Ask, ward: str, days: int, question: str | None = None) -> Outcome:
+    body = {
+        "choices": [{"message": {"content": "an answer"}}],
+        "wardwise": {
+            "question": question or ask.question,
+            "tool_calls": [
+                {
+                    "name": "forecast_beds",
+                    "output": {"ok": True, "ward_id": ward, "days": [{}] * days},
+                }
+            ],
+        },
+    }
+    return Outcome(ask, seconds=1.0, status=200, body=body)
+
+
+def test_classify_tells_crossed_from_lost_and_misrouted():
+    plan = plan_questions(["ICU", "CARD", "PED"], sessions=4, turns=2)
+    asks = [a for s in plan for a in s]
+    mine, other = plan[0][1], plan[1][1]
+    assert len({(a.ward, a.days, a.turn) for a in asks}) == len(asks)  # pairs are unique
+    assert classify(_answered(mine, mine.ward, mine.days), asks) == "ok"
+    assert classify(_answered(mine, other.ward, other.days), asks) == "crossed"
+    first, others_first = plan[0][0], plan[1][0]  # first questions are unique texts
+    assert classify(_answered(first, first.ward, first.days, others_first.question), asks) == (
+        "crossed"
+    )
+    assert classify(_answered(mine, "ORTH", 3), asks) == "misrouted"
+    assert classify(Outcome(mine, status=503), asks) == "lost"
+    assert classify(Outcome(mine, error="ReadTimeout"), asks) == "lost"
