@@ -7,7 +7,9 @@ from pathlib import Path
 from agent.settings import Settings
 from knowledge import hospital as hospital_data
 from tools.forecast import Forecaster
+from tools.plan_store import PlanStore
 from tools.registry import ToolContext
+from tools.roles import Caller, Role
 
 
 def ensure_demo(settings: Settings, log=print) -> None:
@@ -37,7 +39,10 @@ def build_index(settings: Settings, log=print) -> int:
     return index.count()
 
 
-def build_context(settings: Settings) -> ToolContext:
+def build_context(settings: Settings, caller: Caller | None = None) -> ToolContext:
+    """The tools' dependencies, acting for ``caller`` (default: the least privileged role;
+    the page and the API set the signed-in caller per turn)."""
+    caller = caller or Caller("", Role.NURSE)
     hospital = hospital_data.load(Path(settings.data_dir))
 
     def case_index():
@@ -50,6 +55,9 @@ def build_context(settings: Settings) -> ToolContext:
         forecaster=Forecaster(hospital),
         case_index_factory=case_index,
         solver=settings.solver,
+        plan_store=PlanStore(Path(settings.data_dir) / "plans"),
+        role=caller.role,
+        user=caller.user,
     )
 
 
@@ -63,19 +71,43 @@ def open_audit(settings: Settings):
     return AuditLog(url)
 
 
-def build_agent(settings: Settings, log=print):
-    """Connect to (or start) the model server and build the agent.
+def open_users(settings: Settings):
+    """The users and sessions store (SQLite ``users.db`` in the data dir by default)."""
+    from agent.auth import UserStore
 
-    Returns ``(agent, embedded_server_or_None)``; stop the server when done.
+    url = settings.users_url
+    if not url:
+        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{Path(settings.data_dir) / 'users.db'}"
+    return UserStore(
+        url,
+        session_minutes=settings.session_minutes,
+        session_max_hours=settings.session_max_hours,
+    )
+
+
+def build_agent(settings: Settings, log=print, caller: Caller | None = None):
+    """Connect to (or start) the model server and build the agent, audited.
+
+    The agent acts for ``caller`` unless a turn names its own (the page and the API pass the
+    signed-in caller with every turn). Returns ``(agent, embedded_server_or_None)``; stop the
+    server when done.
     """
     from agent.graph import Agent
     from agent.llm import connect, make_chat_model
 
     ensure_demo(settings, log=log)
-    ctx = build_context(settings)
+    ctx = build_context(settings, caller)
+    audit = open_audit(settings)
     base_url, dialect, server = connect(settings, log=log)
     model = make_chat_model(settings, base_url)
     agent = Agent(
-        model, ctx, dialect=dialect, mode=settings.agent_mode, max_steps=settings.max_steps
+        model,
+        ctx,
+        dialect=dialect,
+        mode=settings.agent_mode,
+        max_steps=settings.max_steps,
+        audit=audit,
+        model_name=settings.llm_model,
     )
     return agent, server

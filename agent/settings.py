@@ -55,6 +55,16 @@ class Settings(BaseSettings):
     audit_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the audit trail (default: SQLite in audit_dir)"
     )
+    users_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the users and sessions (default: SQLite users.db in data_dir)",
+    )
+    session_minutes: float = Field(
+        default=30, gt=0, description="a signed-in session ends after this many idle minutes"
+    )
+    session_max_hours: float = Field(
+        default=12, gt=0, description="and in any case this many hours after signing in"
+    )
     host: str = "127.0.0.1"
     port: int = 7860
     solver: str = "cbc"
