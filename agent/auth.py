@@ -194,22 +194,20 @@ class UserStore:
     def sign_in(self, name: str, password: str) -> Session:
         """Check the password and open a session; raise :class:`AuthError` if refused."""
         now = self.clock()
-        with self.engine.begin() as c:
+        raw = (password or "").encode("utf-8")[:MAX_PASSWORD_BYTES]
+        with self.engine.begin() as c:  # failures are committed before the refusal is raised
             row = (
                 c.execute(sa.select(users).where(users.c.name == (name or "").strip()))
                 .mappings()
                 .first()
             )
-            raw = (password or "").encode("utf-8")[:MAX_PASSWORD_BYTES]
             if row is None:
                 bcrypt.checkpw(raw, self._dummy)  # the same cost as a known name
-                raise AuthError("wrong user name or password")
-            if row["locked_until"] > now:
+                refused = "wrong user name or password"
+            elif row["locked_until"] > now:
                 minutes = max(1, round((row["locked_until"] - now) / 60))
-                raise AuthError(
-                    f"too many wrong passwords: signing in is locked for about {minutes} min"
-                )
-            if not bcrypt.checkpw(raw, row["password_hash"].encode()):
+                refused = f"too many wrong passwords: signing in is locked for about {minutes} min"
+            elif not bcrypt.checkpw(raw, row["password_hash"].encode()):
                 failures = row["failures"] + 1
                 locked = now + self.lockout if failures >= self.max_failures else 0.0
                 c.execute(
@@ -217,20 +215,24 @@ class UserStore:
                     .where(users.c.id == row["id"])
                     .values(failures=0 if locked else failures, locked_until=locked)
                 )
-                raise AuthError("wrong user name or password")
-            token = secrets.token_urlsafe(32)
-            expires = min(now + self.idle, now + self.max_age)
-            c.execute(
-                users.update()
-                .where(users.c.id == row["id"])
-                .values(failures=0, locked_until=0.0, last_sign_in=now)
-            )
-            c.execute(
-                sessions.insert().values(
-                    token_sha256=_sha(token), user_id=row["id"], created=now, expires=expires
+                refused = "wrong user name or password"
+            else:
+                refused = ""
+                token = secrets.token_urlsafe(32)
+                expires = min(now + self.idle, now + self.max_age)
+                c.execute(
+                    users.update()
+                    .where(users.c.id == row["id"])
+                    .values(failures=0, locked_until=0.0, last_sign_in=now)
                 )
-            )
-            return Session(token, Caller(row["name"], Role(row["role"])), _when(expires))
+                c.execute(
+                    sessions.insert().values(
+                        token_sha256=_sha(token), user_id=row["id"], created=now, expires=expires
+                    )
+                )
+        if refused:
+            raise AuthError(refused)
+        return Session(token, Caller(row["name"], Role(row["role"])), _when(expires))
 
     def resolve(self, token: str | None) -> Caller:
         """The caller of a live session, extending it; raise :class:`AuthError` if none."""
@@ -238,6 +240,7 @@ class UserStore:
             raise AuthError("not signed in")
         now = self.clock()
         with self.engine.begin() as c:
+            c.execute(sessions.delete().where(sessions.c.expires <= now))  # expired: gone
             row = (
                 c.execute(
                     sa.select(sessions, users.c.name, users.c.role)
@@ -247,18 +250,15 @@ class UserStore:
                 .mappings()
                 .first()
             )
-            if row is None:
-                raise AuthError("not signed in, or the session has ended")
-            if row["expires"] <= now:
-                c.execute(sessions.delete().where(sessions.c.token_sha256 == row["token_sha256"]))
-                raise AuthError("the session has expired: please sign in again")
-            c.execute(
-                sessions.update()
-                .where(sessions.c.token_sha256 == row["token_sha256"])
-                .values(expires=min(now + self.idle, row["created"] + self.max_age))
-            )
-            c.execute(sessions.delete().where(sessions.c.expires <= now))  # tidy up
-            return Caller(row["name"], Role(row["role"]))
+            if row is not None:
+                c.execute(
+                    sessions.update()
+                    .where(sessions.c.token_sha256 == row["token_sha256"])
+                    .values(expires=min(now + self.idle, row["created"] + self.max_age))
+                )
+        if row is None:
+            raise AuthError("the session has expired or ended: please sign in again")
+        return Caller(row["name"], Role(row["role"]))
 
     def sign_out(self, token: str | None) -> None:
         if token:
