@@ -14,7 +14,6 @@ client passes the token as its API key. Without a live token the answer is 401; 
 tools act with the token's role, whatever the messages say.
 """
 
-from __future__ import annotations
 
 import json
 import time
@@ -30,6 +29,7 @@ from pydantic import BaseModel, Field
 from agent.auth import NO_USERS_HINT, AuthError, UserStore
 from tools.roles import Caller
 
+# no `from __future__ import annotations`: FastAPI reads the local dependencies' types
 MODEL_ID = "wardwise"
 
 

@@ -60,7 +60,12 @@ def test_chart_plan_and_what_if_tables():
     assert diff_table({"rows": []}).empty
 
 
-def test_the_page_builds():
+def test_the_page_builds(tmp_path):
+    from agent.auth import UserStore
     from ui.app import build_page
 
-    assert type(build_page(agent=None)).__name__ == "Blocks"
+    users = UserStore(f"sqlite:///{tmp_path / 'users.db'}", rounds=4)
+    page = build_page(agent=None, users=users)
+    assert type(page).__name__ == "Blocks"
+    ids = {getattr(b, "elem_id", None) for b in page.blocks.values()}
+    assert {"username", "password", "sign-in-button", "main", "chat", "sign-out"} <= ids
