@@ -82,3 +82,18 @@ def embedded_llm(live_settings):
     server.start()
     yield server
     server.stop()
+
+
+PASSWORD = "ward round 0700"
+
+
+def ensure_user(settings, name: str, role: str) -> None:
+    """A staff account (password :data:`PASSWORD`) in the settings' users store, for the tests
+    that sign in to the page or the API; kept if it exists."""
+    from agent.auth import UserError
+    from agent.runtime import open_users
+
+    try:
+        open_users(settings).add(name, PASSWORD, role)
+    except UserError:
+        pass

@@ -14,22 +14,11 @@ import httpx
 import pytest
 
 from agent.grounding import check
+from tests.conftest import PASSWORD, ensure_user
 from tools.registry import call_tool
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = Path(__file__).parent / "artifacts"
-PASSWORD = "ward round 0700"
-
-
-def ensure_user(settings, name: str, role: str) -> None:
-    """A staff account in the settings' users store (kept if it exists)."""
-    from agent.auth import UserError
-    from agent.runtime import open_users
-
-    try:
-        open_users(settings).add(name, PASSWORD, role)
-    except UserError:
-        pass
 
 
 def sign_in(page, name: str, password: str = PASSWORD) -> None:
