@@ -9,7 +9,7 @@ from knowledge import hospital as hospital_data
 from tools.forecast import Forecaster
 from tools.plan_store import PlanStore
 from tools.registry import ToolContext
-from tools.roles import Caller, Role
+from tools.roles import HOST, Caller, Role, require
 
 
 def ensure_demo(settings: Settings, log=print) -> None:
@@ -28,8 +28,11 @@ def ensure_demo(settings: Settings, log=print) -> None:
         build_index(settings, log=log)
 
 
-def build_index(settings: Settings, log=print) -> int:
+def build_index(settings: Settings, log=print, caller: Caller = HOST) -> int:
+    """Rebuild the case index from ``cases.jsonl``: an admin's job (the host CLI is one)."""
     from knowledge.cases_demo import read_cases
+
+    require(caller.role, "ingest")
     from knowledge.store import CaseIndex
 
     records = read_cases(Path(settings.data_dir) / "cases.jsonl")

@@ -165,3 +165,14 @@ def test_a_differential_never_reaches_a_nurses_answer_prompt(rctx):
     assert ddx and not nurse.tool_calls[0].output["differential"]
     assert not any(c["diagnosis"] in s for c in ddx for s in shown_to_model)
     assert any(ddx[0]["diagnosis"] in str(m.content) for m in model.calls[3]["messages"])
+
+
+def test_only_an_admin_rebuilds_the_case_index(tmp_path):
+    from agent.runtime import build_index
+    from agent.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "data", index_dir=tmp_path / "index")
+    for caller in (NURSE, CLINICIAN, BED_MANAGER):
+        with pytest.raises(ToolError, match=f"Your role \\({caller.role.value}\\) may not ingest"):
+            build_index(settings, log=lambda m: None, caller=caller)
+    assert not (tmp_path / "index").exists()  # refused before anything was read or written
