@@ -80,7 +80,15 @@ def browser():
         b.close()
 
 
-def _ask(page, question: str, answers_before: int, timeout: float = 900) -> str:
+def _turns(audit) -> int:
+    return sum(1 for r in audit.rows() if r["kind"] == "turn")
+
+
+def _ask(page, question: str, answers_before: int, audit, timeout: float = 900) -> str:
+    """Ask and wait for the whole turn: it is over once its audit record is written (a tool's
+    pending message can sit unchanged for a minute, and Gradio's pending marks change between
+    versions), and then its text must hold still."""
+    turns = _turns(audit)
     page.locator("#question textarea").fill(question)
     page.locator("#send").click()
     bot = page.locator("#chat .message.bot")
@@ -88,7 +96,7 @@ def _ask(page, question: str, answers_before: int, timeout: float = 900) -> str:
     last, stable = None, 0
     while time.monotonic() < deadline:
         texts = bot.all_inner_texts()
-        done = len(texts) > answers_before and not page.locator("#chat .pending").count()
+        done = len(texts) > answers_before and _turns(audit) > turns
         if done and texts[-1] == last:
             stable += 1
             if stable >= 4:
@@ -101,9 +109,10 @@ def _ask(page, question: str, answers_before: int, timeout: float = 900) -> str:
 
 
 def test_page_answers_in_chinese_and_english_grounded(page_url, browser, live_settings):
-    from agent.runtime import build_context
+    from agent.runtime import build_context, open_audit
 
     ctx = build_context(live_settings)
+    audit = open_audit(live_settings)
     ARTIFACTS.mkdir(exist_ok=True)
     page = browser.new_page(viewport={"width": 1280, "height": 1400})
     page.goto(page_url)
@@ -116,7 +125,7 @@ def test_page_answers_in_chinese_and_english_grounded(page_url, browser, live_se
     ]
     count = 0
     for question, ward in asked:
-        _ask(page, question, count)
+        _ask(page, question, count, audit)
         count = page.locator("#chat .message.bot").count()
         chat_text = page.locator("#chat").inner_text()
         assert "forecast_beds" in chat_text, "the tool call is shown under the answer"
@@ -147,7 +156,9 @@ def test_sign_in_wrong_password_and_expired_session(browser, ctx, tmp_path):
 
     clock = Clock()
     users = UserStore(f"sqlite:///{tmp_path / 'users.db'}", rounds=4, clock=clock)
-    model = ScriptedChatModel(script=[json.dumps({"tool": "none", "reply": "Hello, Nurse Li."})])
+    model = ScriptedChatModel(
+        script=[json.dumps({"tool": "none", "reply": r}) for r in ("Hello, Nurse Li.", "Hi again.")]
+    )
     page_app = build_page(Agent(model, ctx, dialect="openai", today=END), users)
     port = free_port()
     page_app.launch(server_port=port, prevent_thread_lock=True, show_error=True)
@@ -166,12 +177,15 @@ def test_sign_in_wrong_password_and_expired_session(browser, ctx, tmp_path):
         page.locator("#question textarea").fill("hello")
         page.locator("#send").click()
         page.locator("#chat").get_by_text("Hello, Nurse Li.").wait_for(timeout=30_000)
+        page.locator("#question textarea").fill("hello again")
+        page.locator("#send").click()
+        page.locator("#chat").get_by_text("Hi again.").wait_for(timeout=30_000)
         clock.t += 31 * 60  # idle past the session's 30 minutes
         page.locator("#question textarea").fill("How many beds in the ICU?")
         page.locator("#send").click()
         message.get_by_text("sign in again").wait_for(timeout=30_000)
         assert not page.locator("#question textarea").is_visible()
-        assert model.script == [] and len(model.calls) == 1  # the expired turn never ran
+        assert model.script == [] and len(model.calls) == 2  # the expired turn never ran
         sign_in(page, "li.na")
         page.locator("#question textarea").wait_for(timeout=30_000)
         assert page.locator("#question textarea").input_value() == "How many beds in the ICU?"
