@@ -14,7 +14,6 @@ client passes the token as its API key. Without a live token the answer is 401; 
 tools act with the token's role, whatever the messages say.
 """
 
-
 import json
 import time
 import uuid
