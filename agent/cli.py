@@ -1,4 +1,7 @@
-"""`wardwise`: the command line for administrators, engineers and the set-up scripts."""
+"""`wardwise`: the command line for administrators, engineers and the set-up scripts.
+
+The command line runs on the Wardwise host and is trusted as an admin: it manages users and
+ingests data. Its tool commands act as an admin unless ``--role`` says otherwise."""
 
 from __future__ import annotations
 
@@ -14,8 +17,13 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 model_app = typer.Typer(no_args_is_help=True, help="The embedded chat model.")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: a table, or --json {rows: [...]}.")
 audit_app = typer.Typer(no_args_is_help=True, help="The append-only audit trail.")
+users_app = typer.Typer(
+    no_args_is_help=True, help="Staff accounts for the page and the API (on the host only)."
+)
 app.add_typer(model_app, name="model")
 app.add_typer(audit_app, name="audit")
+app.add_typer(users_app, name="users")
+ROLE_HELP = "act as this role: nurse, clinician, bed_manager or admin"
 app.add_typer(bench_app, name="bench")
 
 
@@ -39,13 +47,23 @@ def _print_result(result, as_json: bool) -> None:
         raise typer.Exit(2)
 
 
-def _tool(name: str, as_json: bool, **arguments) -> None:
+def _caller(role: str):
+    from tools.roles import HOST, Caller, parse_role
+
+    try:
+        return Caller(HOST.user, parse_role(role))
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--role") from None
+
+
+def _tool(name: str, as_json: bool, role: str = "admin", **arguments) -> None:
     from agent.runtime import build_context, ensure_demo
     from tools.registry import call_tool
 
     settings = Settings()
+    caller = _caller(role)
     ensure_demo(settings, log=_log)
-    _print_result(call_tool(build_context(settings), name, arguments), as_json)
+    _print_result(call_tool(build_context(settings, caller), name, arguments), as_json)
 
 
 @app.command()
@@ -105,20 +123,44 @@ def forecast(
 @app.command()
 def plan(
     days: int = typer.Option(7, help="days ahead, 1-14"),
+    what_if: str = typer.Option("", "--what-if", help='e.g. "close 4 beds on CARD on Friday"'),
+    apply: bool = typer.Option(
+        False, help="store this plan as the current plan (bed_manager or admin)"
+    ),
+    current: bool = typer.Option(False, help="show the stored current plan and exit"),
+    role: str = typer.Option("admin", help=ROLE_HELP),
     as_json: bool = typer.Option(False, "--json", help="print the full result as JSON"),
 ) -> None:
     """Plan beds, surge beds, transfers and nurses for every ward from the forecast."""
-    _tool("plan_beds", as_json, days=days)
+    if current:
+        from tools.plan_store import PlanStore
+
+        stored = PlanStore(Path(Settings().data_dir) / "plans").current()
+        if stored is None:
+            _err("no plan has been applied yet (wardwise plan --apply)", code=1)
+        if as_json:
+            typer.echo(stored.model_dump_json(indent=2))
+            return
+        typer.echo(
+            f"applied {stored.stored_at:%Y-%m-%d %H:%M} UTC by {stored.stored_by or '-'} "
+            f"({stored.role}), {stored.days} days, what-if: {stored.what_if or 'none'}"
+        )
+        typer.echo(stored.plan.get("summary", ""))
+        return
+    _tool("plan_beds", as_json, role=role, days=days, what_if=what_if, apply=apply)
 
 
 @app.command()
 def cases(
     text: str = typer.Argument(..., help="complaint or findings, English or Chinese"),
     k: int = typer.Option(5, "-k", help="how many cases"),
+    role: str = typer.Option(
+        "admin", help=ROLE_HELP + " (only clinician gets the candidate diagnoses)"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the full result as JSON"),
 ) -> None:
     """Find similar past case records (decision support, with record ids)."""
-    _tool("similar_cases", as_json, text=text, k=k)
+    _tool("similar_cases", as_json, role=role, text=text, k=k)
 
 
 @model_app.command("pull")
@@ -139,14 +181,14 @@ def model_pull(
     typer.echo(str(path))
 
 
-def _build(settings: Settings):
+def _build(settings: Settings, caller=None):
     """The agent and the embedded server it started (if any); a clear error otherwise."""
     from agent.audit import AuditError
     from agent.llm import LLMUnavailable
     from agent.runtime import build_agent
 
     try:
-        return build_agent(settings, log=_log)
+        return build_agent(settings, log=_log, caller=caller)
     except (LLMUnavailable, AuditError) as e:
         _err(str(e), 3)
 
@@ -155,6 +197,7 @@ def _build(settings: Settings):
 def ask(
     question: str = typer.Argument(..., help="the question, in Chinese or English"),
     trace: bool = typer.Option(False, help="also print the tool calls"),
+    role: str = typer.Option("admin", help=ROLE_HELP),
     as_json: bool = typer.Option(False, "--json", help="print the whole turn as one JSON object"),
     session: str = typer.Option(
         None, help="continue this conversation (kept across runs); default: a new one"
@@ -164,7 +207,8 @@ def ask(
     import uuid
 
     settings = Settings()
-    agent, server = _build(settings)
+    caller = _caller(role)
+    agent, server = _build(settings, caller)
     try:
         turn = agent.ask(question, session_id=session or uuid.uuid4().hex)
     finally:
@@ -190,12 +234,14 @@ def up(
     port: int = typer.Option(None, help="page port (default: WARDWISE_PORT, 7860)"),
 ) -> None:
     """Start the embedded model (unless WARDWISE_LLM_URL is set) and the chat page."""
+    from agent.runtime import open_users
     from ui.app import launch
 
     settings = Settings()
+    users = _open_users_for_service(settings, open_users, first_admin=True)
     agent, server = _build(settings)
     try:
-        launch(agent, settings, port=port or settings.port)
+        launch(agent, settings, port=port or settings.port, users=users)
     finally:
         if server:
             server.stop()
@@ -209,13 +255,15 @@ def serve(
     """Serve the whole agent as an OpenAI-compatible API (/v1/chat/completions, /v1/models)."""
     import uvicorn
 
+    from agent.runtime import open_users
     from agent.serve import create_app
 
     settings = Settings()
+    users = _open_users_for_service(settings, open_users)
     agent, server = _build(settings)
     try:
         uvicorn.run(
-            create_app(agent),
+            create_app(agent, users),
             host=host or settings.host,
             port=port,
             log_level=settings.log_level.lower(),
@@ -366,6 +414,117 @@ def eval_compare(
     typer.echo(str(out))
 
 
+def _open_users_for_service(settings: Settings, open_users, first_admin: bool = False):
+    """The users store; with none yet, ``first_admin`` creates ``admin`` with a random
+    password printed once here (the page's first run), else a warning says how to add one."""
+    users = open_users(settings)
+    if not users.count():
+        if first_admin:
+            import secrets
+
+            password = secrets.token_urlsafe(12)
+            users.add("admin", password, "admin")
+            typer.echo(
+                f"First run: created the user 'admin' with the password {password}\n"
+                "  (shown only now; sign in with it, then add staff with `wardwise users add` "
+                "and change it with `wardwise users passwd admin`)",
+                err=True,
+            )
+        else:
+            from agent.auth import NO_USERS_HINT
+
+            _log(f"warning: {NO_USERS_HINT} Until then nobody can sign in.")
+    return users
+
+
+def _users():
+    from agent.runtime import open_users
+
+    return open_users(Settings())
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            _err("no password on stdin")
+        return line
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@users_app.command("add")
+def users_add(
+    name: str = typer.Argument(..., help="user name (letters, digits, . _ - @)"),
+    role: str = typer.Option(..., help="nurse, clinician, bed_manager or admin"),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="read the password from the first line of stdin"
+    ),
+) -> None:
+    """Add a user (asks for the password twice, unless --password-stdin)."""
+    from agent.auth import UserError
+    from tools.roles import parse_role
+
+    try:
+        r = parse_role(role)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--role") from None
+    users = _users()
+    password = _read_password(password_stdin)
+    try:
+        info = users.add(name, password, r)
+    except UserError as e:
+        _err(str(e))
+    typer.echo(f"added {info.name} ({info.role.value})")
+
+
+@users_app.command("remove")
+def users_remove(name: str = typer.Argument(..., help="user name")) -> None:
+    """Remove a user and end their sessions."""
+    from agent.auth import UserError
+
+    try:
+        _users().remove(name)
+    except UserError as e:
+        _err(str(e))
+    typer.echo(f"removed {name}")
+
+
+@users_app.command("passwd")
+def users_passwd(
+    name: str = typer.Argument(..., help="user name"),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="read the password from the first line of stdin"
+    ),
+) -> None:
+    """Set a user's password (ends their sessions, clears a lockout)."""
+    from agent.auth import UserError
+
+    users = _users()
+    password = _read_password(password_stdin)
+    try:
+        users.set_password(name, password)
+    except UserError as e:
+        _err(str(e))
+    typer.echo(f"password changed for {name}")
+
+
+@users_app.command("list")
+def users_list(
+    as_json: bool = typer.Option(False, "--json", help='print {"rows": [...]}'),
+) -> None:
+    """List users: name, role, created, last sign-in (never a hash)."""
+    rows = [
+        {
+            "name": u.name,
+            "role": u.role.value,
+            "created": f"{u.created:%Y-%m-%d %H:%M}",
+            "last_sign_in": f"{u.last_sign_in:%Y-%m-%d %H:%M}" if u.last_sign_in else "never",
+        }
+        for u in _users().list_users()
+    ]
+    _emit(rows, as_json)
+
+
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Walk the audit trail's hash chain; exit 1 if any record was changed or removed."""
@@ -379,10 +538,11 @@ def audit_verify() -> None:
 
 def _context():
     from agent.runtime import build_context, ensure_demo
+    from tools.roles import HOST
 
     settings = Settings()
     ensure_demo(settings, log=_log)
-    return build_context(settings)
+    return build_context(settings, HOST)
 
 
 def _register_tool_commands() -> None:

@@ -44,6 +44,7 @@ from pydantic import BaseModel, Field
 
 from agent import grounding
 from agent.graph import Turn, detect_language
+from tools.roles import Caller, Role
 
 EVAL_END = date(2026, 6, 30)
 DEFAULT_SUITES = Path(__file__).resolve().parents[1] / "tests" / "evals"
@@ -193,7 +194,8 @@ class EvalEnv:
         records += [CaseRecord.model_validate(f) for s in suites for f in s.fixtures]
         write_cases(self.settings.data_dir / "cases.jsonl", records)
         build_index(self.settings, log=log)
-        self.ctx = build_context(self.settings)
+        # the full tool output (candidate diagnoses included), as the suites were measured
+        self.ctx = build_context(self.settings, Caller("eval", Role.CLINICIAN))
 
     def close(self) -> None:
         if self._tmp:

@@ -48,6 +48,7 @@ from agent.llm import response_format, token_limit
 from prompts import load_prompt, prompt_version
 from tools.registry import SCHEMAS, ToolContext, call_tool
 from tools.result import ErrorResult, ToolError
+from tools.roles import Caller
 
 log = logging.getLogger("wardwise.agent")
 
@@ -106,6 +107,7 @@ class Turn:
     llm_calls: list[dict] = field(default_factory=list)
     prompt_versions: list[str] = field(default_factory=list)
     malformed: int = 0  # decisions that were not valid JSON and were asked again
+    role: str = ""
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -332,24 +334,33 @@ class Agent:
 
     # -- the turn ---------------------------------------------------------------------
     def stream(
-        self, question: str, session_id: str = "default", history: list[BaseMessage] | None = None
+        self,
+        question: str,
+        session_id: str = "default",
+        history: list[BaseMessage] | None = None,
+        caller: Caller | None = None,
     ) -> Iterator[Event]:
         """Run one turn, yielding events; the last event is ``final`` with the :class:`Turn`.
 
         ``history`` replaces the session's memory for a stateless caller (the OpenAI-compatible
-        endpoint, an eval case); it is not stored.
+        endpoint, an eval case); it is not stored. ``caller`` is the signed-in staff member the
+        tools act for (their role decides what the tools allow); default: the context's own.
         """
         t0 = time.perf_counter()
+        ctx = self.ctx.for_caller(caller) if caller else self.ctx
         turn = Turn(
             question=question,
             language=detect_language(question),
             mode=self.mode,
             prompt_versions=[prompt_version(p, self.prompt_dir) for p in PROMPTS],
+            role=ctx.role.value,
         )
         stateless = history is not None
         history = list(history) if stateless else self.history(session_id)
         results: list[dict] = []
-        if not self._audit(turn, session_id, "turn_start", {"question": digest(question)}):
+        if not self._audit(
+            ctx, turn, session_id, "turn_start", {"user": ctx.user, "question": digest(question)}
+        ):
             turn.answer = turn.error or ""
             yield Event("error", turn.error)
             yield Event("final", turn)
@@ -367,7 +378,7 @@ class Agent:
                     break
                 yield Event("tool_start", {"name": decision.tool, "arguments": decision.arguments})
                 t1 = time.perf_counter()
-                result = self._run_tool(decision.tool, decision.arguments)
+                result = self._run_tool(ctx, decision.tool, decision.arguments)
                 call = ToolCall(
                     decision.tool,
                     decision.arguments,
@@ -402,7 +413,7 @@ class Agent:
                 yield Event("token", f"\n\n{label}")
         turn.answer = answer
         turn.seconds = round(time.perf_counter() - t0, 3)
-        if not self._audit(turn, session_id, "turn", self._audit_payload(turn)):
+        if not self._audit(ctx, turn, session_id, "turn", self._audit_payload(ctx, turn)):
             turn.answer = turn.error or ""
             yield Event("replace", turn.answer)
         if not turn.error and not stateless:
@@ -435,12 +446,12 @@ class Agent:
         history.extend([HumanMessage(question), AIMessage(answer)])
         del history[: -2 * MEMORY_TURNS]
 
-    def _run_tool(self, name: str, arguments: dict):
-        """Run a tool, giving up after ``tool_timeout`` seconds (the thread finishes on its
-        own; its result is dropped)."""
+    def _run_tool(self, ctx: ToolContext, name: str, arguments: dict):
+        """Run a tool for the turn's caller, giving up after ``tool_timeout`` seconds (the
+        thread finishes on its own; its result is dropped)."""
         if not self.tool_timeout:
-            return call_tool(self.ctx, name, arguments)
-        future = self._pool.submit(call_tool, self.ctx, name, arguments)
+            return call_tool(ctx, name, arguments)
+        future = self._pool.submit(call_tool, ctx, name, arguments)
         try:
             return future.result(timeout=self.tool_timeout)
         except FutureTimeout:
@@ -486,11 +497,15 @@ class Agent:
         )
 
     def ask(
-        self, question: str, session_id: str = "default", history: list[BaseMessage] | None = None
+        self,
+        question: str,
+        session_id: str = "default",
+        history: list[BaseMessage] | None = None,
+        caller: Caller | None = None,
     ) -> Turn:
         """Run one turn to the end and return it."""
         final = None
-        for ev in self.stream(question, session_id, history):
+        for ev in self.stream(question, session_id, history, caller):
             if ev.kind == "final":
                 final = ev.data
         assert final is not None
@@ -545,24 +560,28 @@ class Agent:
             yield Event("replace", answer)
         return answer
 
-    def _audit(self, turn: Turn, session_id: str, kind: str, payload: dict) -> bool:
-        """Write one audit record; on failure the turn is refused, never left unaudited."""
+    def _audit(
+        self, ctx: ToolContext, turn: Turn, session_id: str, kind: str, payload: dict
+    ) -> bool:
+        """Write one audit record (with the caller's role; the staff member's name is in the
+        payload); on failure the turn is refused, never left unaudited."""
         if self.audit is None:
             return True
         try:
-            self.audit.append(kind, session_id, "staff", payload)
+            self.audit.append(kind, session_id, ctx.role.value, payload)
             return True
         except AuditError as e:
             turn.error = f"The turn was refused because it could not be audited ({e})."
             return False
 
-    def _audit_payload(self, turn: Turn) -> dict:
+    def _audit_payload(self, ctx: ToolContext, turn: Turn) -> dict:
         def safe(args: dict) -> dict:
             return {
                 k: digest(v) if isinstance(v, str) and k == "text" else v for k, v in args.items()
             }
 
         return {
+            "user": ctx.user,
             "model": self.model_name,
             "mode": self.mode,
             "prompts": turn.prompt_versions,

@@ -95,8 +95,11 @@ def classify(o: Outcome, asks: list[Ask]) -> str:
     return "crossed" if got in others else "misrouted"
 
 
-def _session(url: str, asks: list[Ask], start: threading.Barrier, timeout: float, out: list):
-    with httpx.Client(timeout=timeout) as client:
+def _session(
+    url: str, asks: list[Ask], start: threading.Barrier, timeout: float, out: list, token: str
+):
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(timeout=timeout, headers=headers) as client:
         start.wait()
         for a in asks:
             o = Outcome(a)
@@ -132,6 +135,20 @@ def _why_lost(outcomes: list[Outcome], kinds: list[str]) -> str:
     return "; ".join(f"{k} x{n}" for k, n in why.most_common()) or "-"
 
 
+def _bench_user(users_url: str) -> str:
+    """A nurse account in the run's private users store, signed in: the API needs a token."""
+    import secrets
+
+    from agent.auth import UserStore
+
+    users = UserStore(users_url, rounds=4)
+    password = secrets.token_urlsafe(16)
+    users.add("load-bench", password, "nurse")
+    token = users.sign_in("load-bench", password).token
+    users.engine.dispose()
+    return token
+
+
 def _free_port() -> int:
     import socket
 
@@ -140,14 +157,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait(url: str, proc: subprocess.Popen, timeout: float, log_path: Path) -> None:
+def _wait(url: str, proc: subprocess.Popen, timeout: float, log_path: Path, token: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             tail = log_path.read_text(errors="replace")[-2000:]
             raise RuntimeError(f"wardwise serve exited ({proc.returncode}):\n{tail}")
         try:
-            if httpx.get(f"{url}/v1/models", timeout=2).status_code == 200:
+            auth = {"Authorization": f"Bearer {token}"}
+            if httpx.get(f"{url}/v1/models", headers=auth, timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -198,7 +216,9 @@ def run_load(
         "WARDWISE_HISTORY_DIR": str(tmp / "history"),
         "WARDWISE_HISTORY_URL": "",
         "WARDWISE_LOG_DIR": str(tmp / "logs"),
+        "WARDWISE_USERS_URL": f"sqlite:///{tmp / 'users.db'}",
     }
+    token = _bench_user(f"sqlite:///{tmp / 'users.db'}")
     env = {k: v for k, v in env.items() if v != ""}
     serve_log = tmp / "serve.log"
     cmd = [sys.executable, "-m", "agent.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
@@ -207,17 +227,18 @@ def run_load(
     outcomes: list[Outcome] = []
     try:
         log(f"starting wardwise serve on {url} (model: {model}) ...")
-        _wait(url, proc, 900, serve_log)
+        _wait(url, proc, 900, serve_log, token)
         # one turn first so the forecaster's models are loaded before the clock runs
         httpx.post(
             f"{url}/v1/chat/completions",
+            headers={"Authorization": f"Bearer {token}"},
             json={"messages": [{"role": "user", "content": f"{wards[0]} next 28 days?"}]},
             timeout=timeout,
         )
         log(f"{sessions} sessions x {turns} turns ...")
         start = threading.Barrier(sessions)
         threads = [
-            threading.Thread(target=_session, args=(url, asks, start, timeout, outcomes))
+            threading.Thread(target=_session, args=(url, asks, start, timeout, outcomes, token))
             for asks in plan
         ]
         for t in threads:

@@ -8,7 +8,9 @@ from pathlib import Path
 from agent.settings import Settings
 from knowledge import hospital as hospital_data
 from tools.forecast import CHECKPOINT, Forecaster
+from tools.plan_store import PlanStore
 from tools.registry import ToolContext
+from tools.roles import HOST, Caller, Role, require
 
 
 def ensure_demo(settings: Settings, log=print) -> None:
@@ -30,8 +32,11 @@ def ensure_demo(settings: Settings, log=print) -> None:
         build_index(settings, log=log)
 
 
-def build_index(settings: Settings, log=print) -> int:
+def build_index(settings: Settings, log=print, caller: Caller = HOST) -> int:
+    """Rebuild the case index from ``cases.jsonl``: an admin's job (the host CLI is one)."""
     from knowledge.cases_demo import read_cases
+
+    require(caller.role, "ingest")
 
     records = read_cases(Path(settings.data_dir) / "cases.jsonl")
     log(
@@ -51,7 +56,10 @@ def open_case_index(settings: Settings):
     return CaseIndex(Path(settings.index_dir))
 
 
-def build_context(settings: Settings) -> ToolContext:
+def build_context(settings: Settings, caller: Caller | None = None) -> ToolContext:
+    """The tools' dependencies, acting for ``caller`` (default: the least privileged role;
+    the page and the API set the signed-in caller per turn)."""
+    caller = caller or Caller("", Role.NURSE)
     hospital = hospital_data.load(Path(settings.data_dir))
 
     def case_index():
@@ -64,6 +72,9 @@ def build_context(settings: Settings) -> ToolContext:
         case_index_factory=case_index,
         solver=settings.solver,
         plan_time_limit=settings.plan_time_limit,
+        plan_store=PlanStore(Path(settings.data_dir) / "plans"),
+        role=caller.role,
+        user=caller.user,
     )
 
 
@@ -134,18 +145,36 @@ def setup_logging(settings: Settings) -> Path:
     return path
 
 
-def build_agent(settings: Settings, log=print):
-    """Connect to (or start) the model server and build the agent.
+def open_users(settings: Settings):
+    """The users and sessions store (SQLite ``users.db`` in the data dir by default)."""
+    from agent.auth import UserStore
 
-    Returns ``(agent, embedded_server_or_None)``; stop the server when done.
+    url = settings.users_url
+    if not url:
+        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{Path(settings.data_dir) / 'users.db'}"
+    return UserStore(
+        url,
+        session_minutes=settings.session_minutes,
+        session_max_hours=settings.session_max_hours,
+    )
+
+
+def build_agent(settings: Settings, log=print, caller: Caller | None = None):
+    """Connect to (or start) the model server and build the agent, audited.
+
+    The agent acts for ``caller`` unless a turn names its own (the page and the API pass the
+    signed-in caller with every turn). Returns ``(agent, embedded_server_or_None)``; stop the
+    server when done.
     """
     from agent.graph import Agent
     from agent.llm import connect, make_chat_model
 
     setup_logging(settings)
     ensure_demo(settings, log=log)
-    ctx = build_context(settings)
+    ctx = build_context(settings, caller)
     warm_forecaster(ctx, log=log)
+    audit = open_audit(settings)
     base_url, dialect, server = connect(settings, log=log)
     model = make_chat_model(settings, base_url)
     agent = Agent(
@@ -155,7 +184,7 @@ def build_agent(settings: Settings, log=print):
         mode=settings.agent_mode,
         max_steps=settings.max_steps,
         prompt_dir=settings.prompts_dir,
-        audit=open_audit(settings),
+        audit=audit,
         chats=open_history(settings),
         model_name=settings.llm_model,
         tool_timeout=settings.tool_timeout,

@@ -8,19 +8,29 @@ session instead (kept in the chat-history database, so it survives a restart).
 The reply carries the checked answer and, under ``wardwise``, the whole turn (tool calls,
 grounding). With ``stream: true`` the checked answer is sent as server-sent-event chunks once
 the turn is done (the grounding check can replace a draft, so no draft is ever streamed).
-"""
 
-from __future__ import annotations
+Every endpoint but ``POST /v1/login`` needs ``Authorization: Bearer <token>``: a session token
+from ``/v1/login`` (``{"username", "password"}`` -> ``{"token", "expires", "user", "role"}``),
+the same sessions as the page (they expire when idle; ``/v1/logout`` ends one). An OpenAI
+client passes the token as its API key. Without a live token the answer is 401; the turn's
+tools act with the token's role, whatever the messages say.
+"""
 
 import json
 import time
 import uuid
+from typing import Annotated
 
-from fastapi import FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from pydantic import BaseModel, Field
 
+from agent.auth import NO_USERS_HINT, AuthError, UserStore
+from tools.roles import Caller
+
+# no `from __future__ import annotations`: FastAPI reads the local dependencies' types
 MODEL_ID = "wardwise"
 
 
@@ -29,6 +39,22 @@ class ChatRequest(BaseModel):
     messages: list[dict] = Field(min_length=1)
     stream: bool = False
     user: str | None = None
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=256)
+
+
+class Unauthorized(Exception):
+    def __init__(self, message: str, code: str = "invalid_api_key", status: int = 401):
+        super().__init__(message)
+        self.message, self.code, self.status = message, code, status
+
+
+def _error(status: int, message: str, kind: str, code: str, headers=None) -> JSONResponse:
+    body = {"error": {"message": message, "type": kind, "code": code}}
+    return JSONResponse(status_code=status, content=body, headers=headers)
 
 
 def _text(content) -> str:
@@ -51,23 +77,72 @@ def split_messages(messages: list[dict]) -> tuple[str, list[BaseMessage]]:
     return _text(convo[-1]["content"]), history
 
 
-def create_app(agent) -> FastAPI:
+def create_app(agent, users: UserStore) -> FastAPI:
+    """The API over ``agent``; ``users`` signs callers in and resolves their tokens."""
     app = FastAPI(title="Wardwise agent (OpenAI-compatible)")
+    bearer = HTTPBearer(auto_error=False)
+
+    @app.exception_handler(Unauthorized)
+    def unauthorized(request: Request, e: Unauthorized) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if e.status == 401 else None
+        return _error(e.status, e.message, "authentication_error", e.code, headers)
+
+    def caller(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
+        if creds is None:
+            hint = "" if users.count() else f" {NO_USERS_HINT}"
+            raise Unauthorized(
+                "sign in first: POST /v1/login, then send Authorization: Bearer <token>." + hint,
+                code="missing_token",
+            )
+        try:
+            return users.resolve(creds.credentials)
+        except AuthError as e:
+            raise Unauthorized(f"{e}; POST /v1/login for a new token.") from None
+
+    @app.post("/v1/login")
+    def login(req: LoginRequest) -> dict:
+        if not users.count():
+            raise Unauthorized(NO_USERS_HINT, code="no_users")
+        try:
+            s = users.sign_in(req.username, req.password)
+        except AuthError as e:
+            locked = "locked" in str(e)
+            raise Unauthorized(
+                str(e),
+                code="locked" if locked else "bad_credentials",
+                status=429 if locked else 401,
+            ) from None
+        return {
+            "token": s.token,
+            "token_type": "bearer",
+            "expires": s.expires.isoformat(),
+            "user": s.caller.user,
+            "role": s.caller.role.value,
+        }
+
+    @app.post("/v1/logout")
+    def logout(
+        who: Annotated[Caller, Depends(caller)],
+        creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> dict:
+        users.sign_out(creds.credentials)
+        return {"signed_out": who.user}
 
     @app.get("/v1/models")
-    def models() -> dict:
+    def models(who: Annotated[Caller, Depends(caller)]) -> dict:
         return {
             "object": "list",
             "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "wardwise"}],
         }
 
     @app.post("/v1/chat/completions")
-    def chat(req: ChatRequest):
+    def chat(req: ChatRequest, who: Annotated[Caller, Depends(caller)]):
         question, history = split_messages(req.messages)
+        session = f"api:{who.user}:{req.user or uuid.uuid4().hex}"[:80]
         if req.user and not history:  # the session's stored memory
-            turn = agent.ask(question, session_id=req.user)
+            turn = agent.ask(question, session_id=session, caller=who)
         else:
-            turn = agent.ask(question, session_id=req.user or uuid.uuid4().hex, history=history)
+            turn = agent.ask(question, session_id=session, history=history, caller=who)
         if turn.error:
             return JSONResponse(
                 status_code=503,

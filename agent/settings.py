@@ -70,6 +70,16 @@ class Settings(BaseSettings):
     plan_time_limit: float = Field(
         default=30.0, description="solver seconds per plan; a stopped search is labelled"
     )
+    users_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the users and sessions (default: SQLite users.db in data_dir)",
+    )
+    session_minutes: float = Field(
+        default=30, gt=0, description="a signed-in session ends after this many idle minutes"
+    )
+    session_max_hours: float = Field(
+        default=12, gt=0, description="and in any case this many hours after signing in"
+    )
     host: str = "127.0.0.1"
     port: int = 7860
     solver: str = "cbc"

@@ -177,7 +177,16 @@ def serve_home(tmp_path, demo_dir, forecaster):
     }
     for key in ("WARDWISE_AUDIT_URL", "WARDWISE_HISTORY_URL", "WARDWISE_LLM_URL"):
         env.pop(key, None)
+    from agent.auth import UserStore
+
+    env["WARDWISE_USERS_URL"] = f"sqlite:///{tmp_path / 'users.db'}"
+    users = UserStore(env["WARDWISE_USERS_URL"], rounds=4)
+    users.add(SERVE_USER, PASSWORD, "clinician")  # Serve signs in as this staff member
+    users.engine.dispose()
     return env
+
+
+SERVE_USER = "serve-test"
 
 
 class Serve:
@@ -187,6 +196,7 @@ class Serve:
         self.env, self.log, self.port = env, log, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = None
+        self.token = ""
 
     def start(self, timeout: float = 300) -> "Serve":
         import subprocess
@@ -202,7 +212,14 @@ class Serve:
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log.read_text(errors="replace")[-3000:]
             try:
-                if httpx.get(f"{self.url}/v1/models", timeout=2).status_code == 200:
+                if httpx.get(f"{self.url}/v1/models", timeout=2).status_code in (200, 401):
+                    r = httpx.post(
+                        f"{self.url}/v1/login",
+                        json={"username": SERVE_USER, "password": PASSWORD},
+                        timeout=30,
+                    )
+                    assert r.status_code == 200, r.text
+                    self.token = r.json()["token"]
                     return self
             except httpx.HTTPError:
                 time.sleep(0.3)
@@ -214,6 +231,7 @@ class Serve:
         r = httpx.post(
             f"{self.url}/v1/chat/completions",
             json={"user": session, "messages": [{"role": "user", "content": question}]},
+            headers={"Authorization": f"Bearer {self.token}"},
             timeout=timeout,
         )
         return r.status_code, r.json()
@@ -223,3 +241,18 @@ class Serve:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(30)
+
+
+PASSWORD = "ward round 0700"
+
+
+def ensure_user(settings, name: str, role: str) -> None:
+    """A staff account (password :data:`PASSWORD`) in the settings' users store, for the tests
+    that sign in to the page or the API; kept if it exists."""
+    from agent.auth import UserError
+    from agent.runtime import open_users
+
+    try:
+        open_users(settings).add(name, PASSWORD, role)
+    except UserError:
+        pass

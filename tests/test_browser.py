@@ -1,5 +1,6 @@
-"""The page in a real headless Chromium (Debian's), driven by Playwright: one question in
-Chinese and one in English; a tool ran and the answer's numbers match the tool's facts."""
+"""The page in a real headless Chromium (Debian's), driven by Playwright: sign in, then one
+question in Chinese and one in English; a tool ran and the answer's numbers match the tool's
+facts. And the sign-in itself (wrong password, expired session) over a scripted agent."""
 
 import os
 import re
@@ -13,10 +14,17 @@ import httpx
 import pytest
 
 from agent.grounding import check
+from tests.conftest import PASSWORD, ensure_user
 from tools.registry import call_tool
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+def sign_in(page, name: str, password: str = PASSWORD) -> None:
+    page.locator("#username input, #username textarea").first.fill(name)
+    page.locator("#password input").fill(password)
+    page.locator("#sign-in-button").click()
 
 
 @pytest.fixture(scope="module")
@@ -24,10 +32,12 @@ def page_url(live_settings, embedded_llm, tmp_path_factory):
     from tests.conftest import free_port
 
     port = free_port()
+    ensure_user(live_settings, "li.na", "nurse")
     env = {
         **os.environ,
         "WARDWISE_DATA_DIR": str(live_settings.data_dir),
         "WARDWISE_INDEX_DIR": str(live_settings.index_dir),
+        "WARDWISE_AUDIT_DIR": str(live_settings.audit_dir),
         "WARDWISE_LLM_URL": embedded_llm.base_url,
         "WARDWISE_LLM_DIALECT": "llama-cpp",
         "WARDWISE_PORT": str(port),
@@ -70,7 +80,15 @@ def browser():
         b.close()
 
 
-def _ask(page, question: str, answers_before: int, timeout: float = 900) -> str:
+def _turns(audit) -> int:
+    return sum(1 for r in audit.rows() if r["kind"] == "turn")
+
+
+def _ask(page, question: str, answers_before: int, audit, timeout: float = 900) -> str:
+    """Ask and wait for the whole turn: it is over once its audit record is written (a tool's
+    pending message can sit unchanged for a minute, and Gradio's pending marks change between
+    versions), and then its text must hold still."""
+    turns = _turns(audit)
     page.locator("#question textarea").fill(question)
     page.locator("#send").click()
     bot = page.locator("#chat .message.bot")
@@ -78,7 +96,7 @@ def _ask(page, question: str, answers_before: int, timeout: float = 900) -> str:
     last, stable = None, 0
     while time.monotonic() < deadline:
         texts = bot.all_inner_texts()
-        done = len(texts) > answers_before and not page.locator("#chat .pending").count()
+        done = len(texts) > answers_before and _turns(audit) > turns
         if done and texts[-1] == last:
             stable += 1
             if stable >= 4:
@@ -91,20 +109,23 @@ def _ask(page, question: str, answers_before: int, timeout: float = 900) -> str:
 
 
 def test_page_answers_in_chinese_and_english_grounded(page_url, browser, live_settings):
-    from agent.runtime import build_context
+    from agent.runtime import build_context, open_audit
 
     ctx = build_context(live_settings)
+    audit = open_audit(live_settings)
     ARTIFACTS.mkdir(exist_ok=True)
     page = browser.new_page(viewport={"width": 1280, "height": 1400})
     page.goto(page_url)
+    sign_in(page, "li.na")
     page.locator("#question textarea").wait_for(timeout=60_000)
+    assert "li.na" in page.locator("#whoami").inner_text()
     asked = [
         ("下周心内科需要多少张床？", "CARD"),
         ("How many beds will the ICU need next week?", "ICU"),
     ]
     count = 0
     for question, ward in asked:
-        _ask(page, question, count)
+        _ask(page, question, count, audit)
         count = page.locator("#chat .message.bot").count()
         chat_text = page.locator("#chat").inner_text()
         assert "forecast_beds" in chat_text, "the tool call is shown under the answer"
@@ -117,3 +138,58 @@ def test_page_answers_in_chinese_and_english_grounded(page_url, browser, live_se
         assert report.grounded, (answer, report.ungrounded)
     assert page.locator("#fan-chart").is_visible()
     page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
+
+
+def test_sign_in_wrong_password_and_expired_session(browser, ctx, tmp_path):
+    """The page over a scripted agent (no model): refused, signed in, asked, expired, back."""
+    import json
+
+    from agent.auth import UserStore
+    from agent.fake import ScriptedChatModel
+    from agent.graph import Agent
+    from tests.conftest import END, free_port
+    from ui.app import build_page
+
+    class Clock:
+        t = 1_000_000.0
+
+        def __call__(self):
+            return self.t
+
+    clock = Clock()
+    users = UserStore(f"sqlite:///{tmp_path / 'users.db'}", rounds=4, clock=clock)
+    model = ScriptedChatModel(
+        script=[json.dumps({"tool": "none", "reply": r}) for r in ("Hello, Nurse Li.", "Hi again.")]
+    )
+    page_app = build_page(Agent(model, ctx, dialect="openai", today=END), users)
+    port = free_port()
+    page_app.launch(server_port=port, prevent_thread_lock=True, show_error=True)
+    try:
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{port}/")
+        message = page.locator("#sign-in-message")
+        message.get_by_text("wardwise users add").wait_for(timeout=60_000)  # no users yet
+        users.add("li.na", PASSWORD, "nurse")
+        sign_in(page, "li.na", "not the password")
+        message.get_by_text("wrong user name or password").wait_for(timeout=30_000)
+        assert not page.locator("#question textarea").is_visible()
+        sign_in(page, "li.na")
+        page.locator("#question textarea").wait_for(timeout=30_000)
+        assert "nurse" in page.locator("#whoami").inner_text()
+        page.locator("#question textarea").fill("hello")
+        page.locator("#send").click()
+        page.locator("#chat").get_by_text("Hello, Nurse Li.").wait_for(timeout=30_000)
+        page.locator("#question textarea").fill("hello again")
+        page.locator("#send").click()
+        page.locator("#chat").get_by_text("Hi again.").wait_for(timeout=30_000)
+        clock.t += 31 * 60  # idle past the session's 30 minutes
+        page.locator("#question textarea").fill("How many beds in the ICU?")
+        page.locator("#send").click()
+        message.get_by_text("sign in again").wait_for(timeout=30_000)
+        assert not page.locator("#question textarea").is_visible()
+        assert model.script == [] and len(model.calls) == 2  # the expired turn never ran
+        sign_in(page, "li.na")
+        page.locator("#question textarea").wait_for(timeout=30_000)
+        assert page.locator("#question textarea").input_value() == "How many beds in the ICU?"
+    finally:
+        page_app.close()

@@ -61,6 +61,7 @@ def test_cli_ask_json_starts_the_embedded_model_itself(live_settings, tmp_path):
         **os.environ,
         "WARDWISE_DATA_DIR": str(live_settings.data_dir),
         "WARDWISE_INDEX_DIR": str(live_settings.index_dir),
+        "WARDWISE_AUDIT_DIR": str(live_settings.audit_dir),
         "WARDWISE_EMBEDDED_PORT": str(free_port()),
         "WARDWISE_CONFIG": str(tmp_path / "none.toml"),
     }

@@ -23,11 +23,15 @@ def test_promptfoo_evaluates_the_agent_endpoint(live_settings, embedded_llm, tmp
     exe = HERE / "node_modules" / ".bin" / "promptfoo"
     if not exe.exists():
         pytest.fail("promptfoo is not installed: run `make promptfoo` (npm ci in tests/promptfoo)")
+    from tests.conftest import PASSWORD, ensure_user
+
     port = free_port()
+    ensure_user(live_settings, "eval.clinician", "clinician")
     env = {
         **os.environ,
         "WARDWISE_DATA_DIR": str(live_settings.data_dir),
         "WARDWISE_INDEX_DIR": str(live_settings.index_dir),
+        "WARDWISE_AUDIT_DIR": str(live_settings.audit_dir),
         "WARDWISE_LLM_URL": embedded_llm.base_url,
         "WARDWISE_LLM_DIALECT": "llama-cpp",
     }
@@ -39,15 +43,18 @@ def test_promptfoo_evaluates_the_agent_endpoint(live_settings, embedded_llm, tmp
         base = f"http://127.0.0.1:{port}/v1"
         for _ in range(120):
             try:
-                if httpx.get(f"{base}/models", timeout=2).status_code == 200:
+                if httpx.get(f"{base}/models", timeout=2).status_code == 401:  # up, signed out
                     break
             except httpx.HTTPError:
                 time.sleep(1)
+        login = {"username": "eval.clinician", "password": PASSWORD}
+        r = httpx.post(f"{base}/login", json=login, timeout=30)
+        assert r.status_code == 200, r.text
         out = tmp_path / "results.json"
         pf_env = {
             **os.environ,
             "OPENAI_BASE_URL": base,
-            "OPENAI_API_KEY": "not-needed",
+            "OPENAI_API_KEY": r.json()["token"],  # the session token is the API key
             "PROMPTFOO_DISABLE_TELEMETRY": "1",
             "PROMPTFOO_DISABLE_UPDATE": "1",
             "PROMPTFOO_CONFIG_DIR": str(tmp_path / "pf"),

@@ -66,3 +66,11 @@ def test_expected_failures_come_back_as_structured_errors(ctx):
     assert not r.ok and r.error == "unknown_ward" and "CARD" in r.summary
     r = call_tool(ctx, "forecast_beds", {"ward": "CARD", "days": 90})
     assert not r.ok and r.error == "bad_horizon"
+
+
+def test_booleans_are_coerced_and_a_role_argument_is_ignored():
+    args = validate_arguments("plan_beds", {"apply": "yes", "role": "admin", "user": "boss"})
+    assert args == {"apply": True}  # only the schema's arguments pass: no role from the model
+    assert validate_arguments("plan_beds", {"apply": "false"}) == {"apply": False}
+    with pytest.raises(ToolError, match="apply must be boolean"):
+        validate_arguments("plan_beds", {"apply": "maybe"})

@@ -79,10 +79,15 @@ def test_chinese_chart_labels_have_glyphs():
     assert not missing, f"no CJK font (make system-deps installs fonts-wqy-microhei): {missing[:2]}"
 
 
-def test_the_page_builds():
+def test_the_page_builds(tmp_path):
+    from agent.auth import UserStore
     from ui.app import build_page
 
-    assert type(build_page(agent=None)).__name__ == "Blocks"
+    users = UserStore(f"sqlite:///{tmp_path / 'users.db'}", rounds=4)
+    page = build_page(agent=None, users=users)
+    assert type(page).__name__ == "Blocks"
+    ids = {getattr(b, "elem_id", None) for b in page.blocks.values()}
+    assert {"username", "password", "sign-in-button", "main", "chat", "sign-out"} <= ids
 
 
 def test_a_stored_conversation_is_shown_again_after_a_restart(ctx, tmp_path):

@@ -33,20 +33,25 @@ class CasesResult(ToolResult):
     notice: str = Field(
         default="", description="set when a record carried an injected instruction (removed)"
     )
+    withheld: str = Field(
+        default="", description="set when diagnoses were withheld for the caller's role"
+    )
 
     def reading(self) -> dict:
         """Summary, facts, the notice, the differential and the cases' fenced snippets."""
         out = super().reading()
         if self.notice:
             out["notice"] = self.notice
-        out["differential"] = [
-            {"diagnosis": c.diagnosis, "support": c.support} for c in self.differential
-        ]
+        if self.withheld:
+            out["withheld"] = self.withheld
+        else:
+            out["differential"] = [
+                {"diagnosis": c.diagnosis, "support": c.support} for c in self.differential
+            ]
         out["cases"] = [
             {
                 "record_id": h.record_id,
-                "diagnosis": h.diagnosis,
-                "icd10": h.icd10,
+                **({} if self.withheld else {"diagnosis": h.diagnosis, "icd10": h.icd10}),
                 "ward_id": h.ward_id,
                 "match": round(h.score, 2),
                 "snippet": fence(h.record_id, h.snippet),
@@ -137,3 +142,24 @@ def search_cases(
             "records team."
         )
     return CasesResult(summary=summary, facts=facts, hits=hits, differential=ddx, notice=notice)
+
+
+def without_differential(result: CasesResult, role: str) -> CasesResult:
+    """The same cases without any diagnosis: no differential, no candidate-diagnosis facts,
+    no recorded diagnosis or ICD-10 code per case (for a role that may not see them)."""
+    if not result.hits:
+        return result
+    hits = [h.model_copy(update={"diagnosis": "", "icd10": ""}) for h in result.hits]
+    n = len(hits)
+    withheld = f"Diagnoses are shown to clinicians only (your role: {role})."
+    ids = _listing([h.record_id for h in hits])
+    return result.model_copy(
+        update={
+            "summary": f"{n} similar de-identified past case{'s' if n > 1 else ''}: {ids}. "
+            f"{withheld}",
+            "facts": result.facts[:2],  # how many were found, how well the closest matches
+            "hits": hits,
+            "differential": [],
+            "withheld": withheld,
+        }
+    )

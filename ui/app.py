@@ -1,5 +1,9 @@
 """The chat page (Gradio). It only adapts: :func:`turn_messages` maps agent events to chat
-messages (tested without a browser); :func:`build_page` lays out the page."""
+messages (tested without a browser); :func:`build_page` lays out the page.
+
+The chat is behind a sign-in form: a signed-in tab holds its session token in server-side
+state, every turn resolves it to the staff member and role the tools act for, and an expired
+session hides the chat and asks to sign in again (the unsent question is kept)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+
+from agent.auth import NO_USERS_HINT, AuthError  # noqa: E402
 
 log = logging.getLogger("wardwise.ui")
 
@@ -52,6 +58,8 @@ LABELS = {
         "band": "P10-P90",
         "beds": "beds on ward",
         "error": "Problem",
+        "signed_in": "Signed in as",
+        "expired": "Please sign in again",
     },
     "中文": {
         "title": "## Wardwise 医院运营助手",
@@ -65,6 +73,8 @@ LABELS = {
         "band": "P10-P90 区间",
         "beds": "病区床位数",
         "error": "问题",
+        "signed_in": "当前用户",
+        "expired": "请重新登录",
     },
 }
 
@@ -180,15 +190,49 @@ def diff_table(plan: dict) -> pd.DataFrame:
     return pd.DataFrame([{k: c[k] for k in cols} for c in plan.get("diff") or []], columns=cols)
 
 
-def build_page(agent) -> Any:
+def _whoami(caller, ui_language: str) -> str:
+    role = caller.role.value.replace("_", " ")
+    return f"{LABELS[ui_language]['signed_in']} **{caller.user}** ({role})"
+
+
+def build_page(agent, users) -> Any:
+    """The page over ``agent``; ``users`` (an :class:`agent.auth.UserStore`) signs staff in."""
     import gradio as gr
 
-    def respond(message: str, history: list, session: str, ui_language: str):
+    hidden, shown = gr.update(visible=False), gr.update(visible=True)
+
+    def sign_in(name: str, password: str, ui_language: str, browser_id: str | None):
+        try:
+            s = users.sign_in(name, password)
+        except AuthError as e:
+            hint = "" if users.count() else f"\n\n{NO_USERS_HINT}"
+            msg = f"{LABELS[ui_language]['error']}: {e}.{hint}"
+            return "", gr.update(), shown, hidden, msg, "", gr.update(), gr.update()
+        who = _whoami(s.caller, ui_language)
+        conversation = f"page:{s.caller.user}:{browser_id or uuid.uuid4().hex}"[:80]
+        shown_before = transcript_messages(agent.transcript(conversation))
+        return s.token, conversation, hidden, shown, "", "", who, shown_before
+
+    def sign_out(token: str):
+        users.sign_out(token)
+        return "", shown, hidden, "", []
+
+    def no_users_hint() -> str:
+        return "" if users.count() else NO_USERS_HINT
+
+    def respond(message: str, history: list, session: str, token: str, ui_language: str):
+        stay = gr.update(), gr.update(), gr.update()  # sign-in form, chat, sign-in message
+        try:
+            caller = users.resolve(token)
+        except AuthError as e:
+            msg = f"{LABELS[ui_language]['expired']}: {e}."
+            yield history, message, gr.update(), gr.update(), gr.update(), shown, hidden, msg
+            return
         history = list(history or []) + [{"role": "user", "content": message}]
         events: list = []
         chart, table, changes = gr.update(), gr.update(), gr.update()
         try:
-            for ev in agent.stream(message, session):
+            for ev in agent.stream(message, session, caller=caller):
                 events.append(ev)
                 if ev.kind == "tool_end":
                     fc = tool_output(events, "forecast_beds")
@@ -198,11 +242,13 @@ def build_page(agent) -> Any:
                     if pl:
                         table = gr.update(value=plan_table(pl), visible=True)
                         changes = gr.update(value=diff_table(pl), visible="diff" in pl)
-                yield history + turn_messages(events, ui_language), "", chart, table, changes
+                msgs = history + turn_messages(events, ui_language)
+                yield msgs, "", chart, table, changes, *stay
         except Exception as e:  # a bug: keep the page alive, say so plainly, log the trace
             log.exception("turn failed")
             msg = {"role": "assistant", "content": f"{LABELS[ui_language]['error']}: {e}"}
-            yield history + turn_messages(events, ui_language) + [msg], "", chart, table, changes
+            msgs = history + turn_messages(events, ui_language) + [msg]
+            yield msgs, "", chart, table, changes, *stay
 
     def relabel(ui_language: str):
         lb = LABELS[ui_language]
@@ -215,42 +261,63 @@ def build_page(agent) -> Any:
             gr.update(label=lb["diff"]),
         )
 
-    def restore(session: str | None):
-        session = session or uuid.uuid4().hex
-        return session, transcript_messages(agent.transcript(session))
-
     with gr.Blocks(title="Wardwise") as page:
-        # the conversation id lives in the browser, the conversation in the history store:
-        # a reloaded page, or a restarted server, continues where it was
-        session = gr.BrowserState(None, storage_key="wardwise-session")
+        # The browser keeps an id; the conversation (in the history store) is keyed by the
+        # signed-in user and that id, and is shown again after signing in: a reloaded page or a
+        # restarted server continues where it was, and nobody else's conversation is shown.
+        browser = gr.BrowserState(None, storage_key="wardwise-session")
+        session = gr.State("")
+        token = gr.State("")  # server-side: never sent to the browser
         with gr.Row():
             title = gr.Markdown(LABELS["English"]["title"])
             ui_language = gr.Radio(
                 ["English", "中文"], value="English", label="Language / 语言", elem_id="ui-language"
             )
-        chat = gr.Chatbot(height=480, elem_id="chat", label="Wardwise")
-        with gr.Row():
-            box = gr.Textbox(
-                placeholder=LABELS["English"]["placeholder"],
-                show_label=False,
-                scale=8,
-                elem_id="question",
+        with gr.Column(visible=True, elem_id="sign-in") as login_box:
+            username = gr.Textbox(label="User name / 用户名", elem_id="username", max_lines=1)
+            password = gr.Textbox(
+                label="Password / 密码", type="password", elem_id="password", max_lines=1
             )
-            send = gr.Button(LABELS["English"]["send"], variant="primary", scale=1, elem_id="send")
-        chart = gr.Plot(label=LABELS["English"]["chart"], visible=False, elem_id="fan-chart")
-        table = gr.Dataframe(label=LABELS["English"]["table"], visible=False, elem_id="plan")
-        changes = gr.Dataframe(label=LABELS["English"]["diff"], visible=False, elem_id="what-if")
-        inputs = [box, chat, session, ui_language]
-        outputs = [chat, box, chart, table, changes]
+            sign_in_btn = gr.Button("Sign in / 登录", variant="primary", elem_id="sign-in-button")
+            login_msg = gr.Markdown("", elem_id="sign-in-message")
+        with gr.Column(visible=False, elem_id="main") as main:
+            with gr.Row():
+                whoami = gr.Markdown("", elem_id="whoami")
+                sign_out_btn = gr.Button("Sign out / 退出", size="sm", scale=0, elem_id="sign-out")
+            chat, box, send, chart, table, changes = _chat_area(gr)
+        inputs = [box, chat, session, token, ui_language]
+        outputs = [chat, box, chart, table, changes, login_box, main, login_msg]
         box.submit(respond, inputs, outputs)
         send.click(respond, inputs, outputs)
+        signed = [token, session, login_box, main, login_msg, password, whoami, chat]
+        sign_in_btn.click(sign_in, [username, password, ui_language, browser], signed)
+        password.submit(sign_in, [username, password, ui_language, browser], signed)
+        sign_out_btn.click(sign_out, token, [token, login_box, main, login_msg, chat])
+        page.load(no_users_hint, None, login_msg)
         ui_language.change(relabel, ui_language, [title, box, send, chart, table, changes])
-        page.load(restore, session, [session, chat])
+        page.load(lambda b: b or uuid.uuid4().hex, browser, browser)
     return page
 
 
-def launch(agent, settings, port: int) -> None:
-    page = build_page(agent)
+def _chat_area(gr):
+    """The chat, the question box and the tool panels (inside the signed-in column)."""
+    chat = gr.Chatbot(height=480, elem_id="chat", label="Wardwise")
+    with gr.Row():
+        box = gr.Textbox(
+            placeholder=LABELS["English"]["placeholder"],
+            show_label=False,
+            scale=8,
+            elem_id="question",
+        )
+        send = gr.Button(LABELS["English"]["send"], variant="primary", scale=1, elem_id="send")
+    chart = gr.Plot(label=LABELS["English"]["chart"], visible=False, elem_id="fan-chart")
+    table = gr.Dataframe(label=LABELS["English"]["table"], visible=False, elem_id="plan")
+    changes = gr.Dataframe(label=LABELS["English"]["diff"], visible=False, elem_id="what-if")
+    return chat, box, send, chart, table, changes
+
+
+def launch(agent, settings, port: int, users) -> None:
+    page = build_page(agent, users)
     page.queue(default_concurrency_limit=2).launch(
         server_name=settings.host, server_port=port, show_error=True, inbrowser=False
     )

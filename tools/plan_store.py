@@ -1,0 +1,56 @@
+"""The hospital's current plan: the last plan a bed manager or admin chose to apply.
+
+Previewing a plan or a what-if changes nothing; applying one stores it here, with who applied
+it, when, and the what-if it carried. One JSON file, replaced atomically; the audit trail
+keeps the history of who applied what.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from tools.result import ToolResult
+
+
+class StoredPlan(BaseModel):
+    stored_at: datetime
+    stored_by: str
+    role: str
+    days: int
+    what_if: str = ""
+    plan: dict
+
+
+class PlanStore:
+    def __init__(self, folder: Path):
+        self.path = Path(folder) / "current_plan.json"
+
+    def save(
+        self, plan: ToolResult, *, user: str, role: str, days: int, what_if: str = ""
+    ) -> StoredPlan:
+        """Store ``plan`` as the current plan, replacing the previous one."""
+        stored = StoredPlan(
+            stored_at=datetime.now(UTC),
+            stored_by=user,
+            role=role,
+            days=days,
+            what_if=what_if,
+            plan=plan.model_dump(mode="json"),
+        )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".plan-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(stored.model_dump_json(indent=1))
+        os.replace(tmp, self.path)
+        return stored
+
+    def current(self) -> StoredPlan | None:
+        """The current plan, or None when none was applied yet."""
+        if not self.path.exists():
+            return None
+        return StoredPlan.model_validate_json(self.path.read_text(encoding="utf-8"))
