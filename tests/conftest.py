@@ -210,7 +210,8 @@ class Serve:
             self.proc = subprocess.Popen(cmd, env=self.env, stdout=f, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log.read_text(errors="replace")[-3000:]
+            if self.proc.poll() is not None:
+                raise AssertionError(self.log.read_text(errors="replace")[-3000:])
             try:
                 if httpx.get(f"{self.url}/v1/models", timeout=2).status_code in (200, 401):
                     r = httpx.post(
@@ -223,6 +224,7 @@ class Serve:
                     return self
             except httpx.HTTPError:
                 time.sleep(0.3)
+        self.kill()  # never leave an orphan behind a failed start
         raise AssertionError("wardwise serve did not start")
 
     def ask(self, question: str, session: str, timeout: float = 300) -> tuple[int, dict]:
