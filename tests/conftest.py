@@ -203,12 +203,21 @@ class Serve:
         import sys
         import time
 
-        import httpx
-
         cmd = [sys.executable, "-m", "agent.cli", "serve", "--port", str(self.port)]
         with self.log.open("ab") as f:
             self.proc = subprocess.Popen(cmd, env=self.env, stdout=f, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
+        try:
+            self._sign_in(time.monotonic() + timeout)
+        except BaseException:
+            self.kill()  # never leave an orphan behind a failed start
+            raise
+        return self
+
+    def _sign_in(self, deadline: float) -> None:
+        import time
+
+        import httpx
+
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(self.log.read_text(errors="replace")[-3000:])
@@ -221,10 +230,9 @@ class Serve:
                     )
                     assert r.status_code == 200, r.text
                     self.token = r.json()["token"]
-                    return self
+                    return
             except httpx.HTTPError:
                 time.sleep(0.3)
-        self.kill()  # never leave an orphan behind a failed start
         raise AssertionError("wardwise serve did not start")
 
     def ask(self, question: str, session: str, timeout: float = 300) -> tuple[int, dict]:
