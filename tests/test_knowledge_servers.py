@@ -140,6 +140,7 @@ def test_agent_tool_uses_the_chroma_server_from_settings(chroma_server, tmp_path
     from knowledge.cases_demo import write_cases
     from knowledge.demo import generate
     from tools.registry import call_tool
+    from tools.roles import Caller, Role
 
     url, _ = chroma_server
     settings = Settings(data_dir=tmp_path / "data", index_dir=tmp_path / "unused", chroma_url=url)
@@ -148,7 +149,8 @@ def test_agent_tool_uses_the_chroma_server_from_settings(chroma_server, tmp_path
         settings.data_dir / "cases.jsonl", generate_cases(60, seed=3, end=date(2025, 6, 30))
     )
     assert build_index(settings, log=lambda _: None) >= 60
-    reading = call_tool(build_context(settings), "similar_cases", {"text": QUERY, "k": 5}).reading()
+    ctx = build_context(settings, Caller("dr.wu", Role.CLINICIAN))  # diagnoses: clinicians only
+    reading = call_tool(ctx, "similar_cases", {"text": QUERY, "k": 5}).reading()
     assert "acute myocardial infarction" in reading["summary"]
     assert not (tmp_path / "unused").exists()  # nothing was written to the folder index
 
