@@ -67,7 +67,14 @@ PROMPTS = (
 )
 MALFORMED = "(malformed)"  # a decision that was meant as JSON but does not parse
 # Tool errors that another try with other arguments cannot fix: answer from them at once.
-FINAL_ERRORS = {"timeout", "index_unavailable"}
+# errors asking again cannot fix (a refused role, a dead store): the loop stops at them
+FINAL_ERRORS = {"timeout", "index_unavailable", "forbidden"}
+# Storing a plan changes what every ward works from: the model may set ``apply`` only when the
+# staff member's own words ask for it (small models set it on "plan beds for next week").
+APPLY_INTENT = re.compile(
+    r"\b(apply|adopt|save|store|commit|make it (the )?current)\b|采用|应用|保存|生效|设为当前",
+    re.I,
+)
 
 
 def detect_language(text: str) -> str:
@@ -358,6 +365,7 @@ class Agent:
         stateless = history is not None
         history = list(history) if stateless else self.history(session_id)
         results: list[dict] = []
+        tried: set[tuple[str, str]] = set()
         if not self._audit(
             ctx, turn, session_id, "turn_start", {"user": ctx.user, "question": digest(question)}
         ):
@@ -376,6 +384,12 @@ class Agent:
                     continue
                 if decision.tool == "none":
                     break
+                if decision.arguments.get("apply") is True and not APPLY_INTENT.search(question):
+                    decision.arguments["apply"] = False  # a preview: nobody asked to store it
+                key = (decision.tool, json.dumps(decision.arguments, sort_keys=True, default=str))
+                if key in tried:  # the same failing call again: answer from what we have
+                    break
+                tried.add(key)
                 yield Event("tool_start", {"name": decision.tool, "arguments": decision.arguments})
                 t1 = time.perf_counter()
                 result = self._run_tool(ctx, decision.tool, decision.arguments)

@@ -82,8 +82,8 @@ def test_failed_tool_call_is_rerouted_with_the_error(ctx):
 
 
 def test_max_steps_bounds_the_loop(ctx):
-    bad = route("forecast_beds", ward="Narnia", days=7)
-    agent, _ = agent_with(ctx, bad, bad, bad, "Sorry, I do not know that ward.")
+    bad = [route("forecast_beds", ward=w, days=7) for w in ("Narnia", "Atlantis", "Oz")]
+    agent, _ = agent_with(ctx, *bad, "Sorry, I do not know that ward.")
     turn = agent.ask("Narnia?")
     assert len(turn.tool_calls) == 3 and turn.grounded
 
@@ -215,3 +215,36 @@ def test_tool_payload_sends_no_strict_field():
     bound = model.bind_tools(tools, tool_choice="auto")
     payload = model._get_request_payload([HumanMessage("hi")], **bound.kwargs)
     assert payload["tools"] and "strict" not in json.dumps(payload)
+
+
+def test_apply_needs_the_users_own_words_and_a_refusal_is_not_retried(ctx, tmp_path):
+    import dataclasses
+
+    from tools.plan_store import PlanStore
+    from tools.roles import Caller, Role
+
+    store = PlanStore(tmp_path / "plans")
+    manager = Caller("bm.lee", Role.BED_MANAGER)
+    base = dataclasses.replace(ctx, plan_store=store, plan_time_limit=60.0)
+    # the model sets apply on a plain planning question: it stays a preview
+    agent, _ = agent_with(base, route("plan_beds", days=2, what_if="", apply=True), "Plan ready.")
+    turn = agent.ask("Plan beds and nurses for the next 2 days.", caller=manager)
+    assert turn.tool_calls[0].arguments["apply"] is False and store.current() is None
+    # asked in so many words, a bed manager stores it
+    agent, _ = agent_with(base, route("plan_beds", days=2, what_if="", apply=True), "Applied.")
+    turn = agent.ask("Plan the next 2 days and apply it as the current plan.", caller=manager)
+    assert turn.tool_calls[0].arguments["apply"] is True and store.current() is not None
+    # a nurse asking the same is refused once: the model asking again changes nothing
+    nurse = Caller("li.na", Role.NURSE)
+    again = route("plan_beds", days=2, what_if="", apply=True)
+    agent, model = agent_with(base, again, again, again, "You may not apply plans.")
+    turn = agent.ask("Apply a 2-day plan as the current plan.", caller=nurse)
+    assert [c.name for c in turn.tool_calls] == ["plan_beds"]
+    assert turn.tool_calls[0].output["error"] == "forbidden"
+
+
+def test_the_same_failing_call_is_not_run_twice(ctx):
+    bad = route("forecast_beds", ward="NOWARD", days=7)
+    agent, _ = agent_with(ctx, bad, bad, "There is no such ward.")
+    turn = agent.ask("How many beds will NOWARD need next week?")
+    assert [c.name for c in turn.tool_calls] == ["forecast_beds"]
