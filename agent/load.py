@@ -218,7 +218,7 @@ def run_load(
         "WARDWISE_LOG_DIR": str(tmp / "logs"),
         "WARDWISE_USERS_URL": f"sqlite:///{tmp / 'users.db'}",
     }
-    token = _bench_user(f"sqlite:///{tmp / 'users.db'}")
+    token = _bench_user(env["WARDWISE_USERS_URL"])
     env = {k: v for k, v in env.items() if v != ""}
     serve_log = tmp / "serve.log"
     cmd = [sys.executable, "-m", "agent.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]

@@ -94,24 +94,24 @@ def warm_forecaster(ctx: ToolContext, log=print) -> None:
         log(f"forecaster not ready: {e}")
 
 
+def database_url(url: str | None, folder: Path, filename: str) -> str:
+    """``url`` if configured, else a SQLite file ``filename`` in ``folder`` (created)."""
+    if url:
+        return url
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{Path(folder) / filename}"
+
+
 def open_audit(settings: Settings):
     from agent.audit import AuditLog
 
-    url = settings.audit_url
-    if not url:
-        Path(settings.audit_dir).mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{Path(settings.audit_dir) / 'audit.db'}"
-    return AuditLog(url)
+    return AuditLog(database_url(settings.audit_url, settings.audit_dir, "audit.db"))
 
 
 def open_history(settings: Settings):
     from agent.history import ChatHistory
 
-    url = settings.history_url
-    if not url:
-        Path(settings.history_dir).mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{Path(settings.history_dir) / 'chat.db'}"
-    return ChatHistory(url)
+    return ChatHistory(database_url(settings.history_url, settings.history_dir, "chat.db"))
 
 
 # Loggers that would write request bodies or SQL parameters (questions, answers, case text)
@@ -149,12 +149,8 @@ def open_users(settings: Settings):
     """The users and sessions store (SQLite ``users.db`` in the data dir by default)."""
     from agent.auth import UserStore
 
-    url = settings.users_url
-    if not url:
-        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{Path(settings.data_dir) / 'users.db'}"
     return UserStore(
-        url,
+        database_url(settings.users_url, settings.data_dir, "users.db"),
         session_minutes=settings.session_minutes,
         session_max_hours=settings.session_max_hours,
     )
