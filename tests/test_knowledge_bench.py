@@ -18,6 +18,7 @@ from knowledge.cli import register  # noqa: E402
 from knowledge.ddxplus import (  # noqa: E402
     PHRASES,
     VALUES,
+    Patient,
     load_pathologies,
     phrase,
     read_patients,
@@ -91,6 +92,7 @@ def test_bench_retrieval_command_on_a_slice(tmp_path):
     methods = [r["method"] for r in out["rows"]]
     assert methods == [
         "tfidf-knn raw codes (anchor)",
+        "exact-match posterior (ceiling)",
         "bm25",
         "dense",
         "hybrid",
@@ -104,3 +106,22 @@ def test_bench_retrieval_command_on_a_slice(tmp_path):
     assert out["ingest_per_s"] > 0 and 0 <= out["alpha"] <= 1
     table = CliRunner().invoke(app, [*args, "--sizes", "", "--no-cross-lingual", "--no-tune"])
     assert table.exit_code == 0 and "| top3" in table.output and "hybrid" in table.output
+
+
+def test_exact_posterior_counts_the_patients_who_have_every_query_evidence():
+    from knowledge.bench import _exact_posterior
+
+    def pt(row, dx, *ev):
+        return Patient(row, 40, "F", dx, tuple(ev), ev[0], ())
+
+    indexed = [
+        pt(1, "A", "fever", "cough"),
+        pt(2, "A", "fever", "cough", "rash"),
+        pt(3, "B", "fever", "cough", "rash"),
+        pt(4, "B", "fever", "rash"),
+        pt(5, "C", "cough"),
+    ]
+    got = _exact_posterior(indexed, [["fever", "cough"], ["rash", "fever"], ["pain"], ["cough"]])
+    # fever+cough: A twice, B once; rash+fever: B twice, A once; nobody has pain;
+    # cough: A 2, B 1, C 1 (ties by name)
+    assert got == [["A", "B"], ["B", "A"], [], ["A", "B", "C"]]
