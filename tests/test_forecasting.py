@@ -359,6 +359,8 @@ def test_bench_forecast_command_prints_json_rows(tmp_path):
         "20",
         "--members",
         "1",
+        "--context",
+        "14,21",
         "--json",
         "--quiet",
         "--threads",
@@ -368,7 +370,11 @@ def test_bench_forecast_command_prints_json_rows(tmp_path):
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     methods = [r["method"] for r in out["rows"]]
-    assert methods[-2:] == ["wardwise-nn", "wardwise"] and "stats-ensemble" in methods
+    assert methods[-3:] == ["wardwise-stats", "wardwise-nn", "wardwise"]
+    assert {"stats-ensemble", "DynamicOptimizedTheta", "AutoCES"} <= set(methods)
     assert set(out["rows"][0]) == {"method", "mase", "smape", "coverage", "pinball", "seconds"}
+    assert out["notes"]["contexts"] == [14, 21]
+    worse = CliRunner().invoke(app, [*args[:-8], "--context", "14,x"])
+    assert worse.exit_code == 2 and "--context takes integers" in worse.output
     bad = CliRunner().invoke(app, ["bench", "forecast", "--data", str(tmp_path / "nope.csv")])
     assert bad.exit_code == 2 and "no such file" in bad.output

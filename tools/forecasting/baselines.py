@@ -1,10 +1,13 @@
 """The statistical baselines, fitted per series with statsforecast.
 
-SeasonalNaive, AutoETS, AutoTheta and AutoARIMA, each with its 80% interval as P10..P90,
+SeasonalNaive, AutoETS, AutoTheta, AutoARIMA, DynamicOptimizedTheta (DOTM, Fiorucci et al.
+2016) and AutoCES (complex exponential smoothing), each with its 80% interval as P10..P90,
 and ``stats-ensemble``: the mean of the AutoETS, AutoTheta and AutoARIMA forecasts (point
 and interval bounds alike). Gaps are filled by linear interpolation first, since these
 models need gap-free input. AutoETS has no seasonal form beyond a period of 24
-(statsforecast's limit), so with a longer ``season`` it is fitted non-seasonal.
+(statsforecast's limit), so with a longer ``season`` it is fitted non-seasonal (AutoCES too).
+A series a model cannot fit (AutoCES refuses an exactly periodic one) gets SeasonalNaive's
+forecast for that model instead of failing the whole run.
 """
 
 from __future__ import annotations
@@ -18,7 +21,14 @@ import pandas as pd
 
 from tools.forecasting.data import Dataset, fill_gaps
 
-BASELINES = ("SeasonalNaive", "AutoETS", "AutoTheta", "AutoARIMA")
+BASELINES = (
+    "SeasonalNaive",
+    "AutoETS",
+    "AutoTheta",
+    "AutoARIMA",
+    "DynamicOptimizedTheta",
+    "AutoCES",
+)
 ENSEMBLE_OF = ("AutoETS", "AutoTheta", "AutoARIMA")
 
 
@@ -43,7 +53,14 @@ class Forecast:
 
 
 def _model(name: str, season: int):
-    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, SeasonalNaive
+    from statsforecast.models import (
+        AutoARIMA,
+        AutoCES,
+        AutoETS,
+        AutoTheta,
+        DynamicOptimizedTheta,
+        SeasonalNaive,
+    )
 
     if name == "SeasonalNaive":
         return SeasonalNaive(season_length=season)
@@ -53,6 +70,10 @@ def _model(name: str, season: int):
         return AutoTheta(season_length=season)
     if name == "AutoARIMA":
         return AutoARIMA(season_length=season)
+    if name == "DynamicOptimizedTheta":
+        return DynamicOptimizedTheta(season_length=season, alias=name)
+    if name == "AutoCES":
+        return AutoCES(season_length=season if season <= 24 else 1, alias=name)
     raise ValueError(f"unknown baseline {name!r}")
 
 
@@ -100,7 +121,12 @@ def fit_predict(
         if log:
             log(f"fitting {name} on {len(data)} series")
         t0 = time.perf_counter()
-        sf = StatsForecast(models=[_model(name, season)], freq=data.freq, n_jobs=n_jobs)
+        sf = StatsForecast(
+            models=[_model(name, season)],
+            freq=data.freq,
+            n_jobs=n_jobs,
+            fallback_model=_model("SeasonalNaive", season),
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fc = sf.forecast(df=df, h=horizon, level=[80])

@@ -10,18 +10,23 @@ on the rest, forecast them, and average per-series scores over series:
 ``seconds``   fit + predict wall time.
 
 Rows: the statistical baselines (:mod:`tools.forecasting.baselines`), ``stats-ensemble``,
-``wardwise-nn`` (the torch model alone) and ``wardwise`` (the project's forecaster).
+``wardwise-nn`` (the torch model alone), ``wardwise-stats`` (the mean of the statistical
+models ``wardwise`` uses, without the torch model: what the model adds is the gap between
+it and ``wardwise``) and ``wardwise`` (the project's forecaster).
 
-``wardwise`` combines the torch model with the mean of AutoETS and AutoTheta (the two
-cheap members of the ensemble; AutoARIMA costs ten times their time and, measured on the
-Monash validation fold, adds nothing to the combination). How is chosen on a validation fold
-carved from the training part only (the last ``horizon`` points before the hold-out): the
-torch model is trained on the data before it, AutoETS and AutoTheta are fitted on it, and
-the weight of the model's quantiles against theirs (0 to 1 in steps of 0.1) and one
-widening/narrowing factor of the P10..P90 band (to reach 80% coverage on that fold) are
-chosen there. The model is then retrained on the whole training part and combined with the
-AutoETS and AutoTheta forecasts of the table, with that weight and factor. Its seconds
-include both trainings and all the statistical fits it uses.
+The torch model is a :class:`ContextEnsemble`: for monthly data one global model per
+context length (12, 18, 24 and 36 months, five seeds each), their quantiles averaged; for
+daily and hourly data one context. ``wardwise`` combines it with the mean of the cheap
+statistical models AutoETS, AutoTheta, DynamicOptimizedTheta and AutoCES (AutoARIMA costs
+ten times their time and, measured on the Monash validation fold, adds nothing to the
+combination). How is chosen on a validation fold carved from the training part only (the
+last ``horizon`` points before the hold-out): the torch models are trained on the data
+before it, the statistical models are fitted on it, and the weight of the model's quantiles
+against theirs (0 to 1 in steps of 0.1) and one widening/narrowing factor of the P10..P90
+band (to reach 80% coverage on that fold) are chosen there. The models are then retrained
+on the whole training part and combined with the statistical forecasts of the table, with
+that weight and factor. Its seconds include both trainings and all the statistical fits it
+uses.
 """
 
 from __future__ import annotations
@@ -34,11 +39,11 @@ import numpy as np
 from tools.forecasting import baselines
 from tools.forecasting.data import Dataset, read_series, split
 from tools.forecasting.metrics import QUANTILES, coverage, mase, mase_scale, pinball, smape
-from tools.forecasting.training import GlobalModel, ModelConfig, default_context
+from tools.forecasting.training import ContextEnsemble, ModelConfig, default_context
 
 Q3 = (0.1, 0.5, 0.9)
 I10, I50, I90 = QUANTILES.index(0.1), QUANTILES.index(0.5), QUANTILES.index(0.9)
-COMBINE_WITH = ("AutoETS", "AutoTheta")
+COMBINE_WITH = ("AutoETS", "AutoTheta", "DynamicOptimizedTheta", "AutoCES")
 WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
 WIDTHS = tuple(round(0.5 + 0.05 * i, 2) for i in range(31))
 
@@ -174,6 +179,7 @@ def run(
     horizon: int,
     season: int,
     config: ModelConfig | None = None,
+    contexts: tuple[int, ...] | None = None,
     device: str | None = None,
     methods: tuple[str, ...] = baselines.BASELINES,
     max_history: int | None = None,
@@ -189,6 +195,8 @@ def run(
         horizon: points held out per series (and forecast).
         season: seasonal period for MASE and the baselines.
         config: the torch model's config (default: :func:`bench_config`).
+        contexts: one torch model per context length, averaged (default:
+            :func:`bench_contexts`; ``config.context`` is then not used).
         device: ``cpu``, ``cuda`` or None (automatic).
         methods: which baselines to run.
         max_history: fit the statistical models on at most this many last points.
@@ -201,6 +209,7 @@ def run(
     min_train = min_train or 2 * horizon
     train, test = split(data, horizon, min_train=min_train)
     cfg = config or bench_config(train, horizon, season)
+    contexts = tuple(contexts or bench_contexts(train, horizon, season))
     say(f"{name}: {len(train)} series, horizon {horizon}, season {season}")
 
     stats = baselines.fit_predict(train, horizon, season, methods, max_history=max_history, log=say)
@@ -213,8 +222,10 @@ def run(
     t0 = time.perf_counter()
     vtrain_full = holdout(data, horizon)
     vtrain, vtest = split(vtrain_full, horizon, min_train=min(min_train, horizon + 1))
-    say(f"validation fold: training the {cfg.arch} model on {len(vtrain)} series")
-    vmodel = GlobalModel.fit(vtrain, cfg, device=device, progress=progress)
+    say(
+        f"validation fold: training the {cfg.arch} model (contexts {contexts}) on {len(vtrain)} series"
+    )
+    vmodel = ContextEnsemble.fit(vtrain, cfg, contexts, device=device, progress=progress)
     vq = vmodel.predict(vtrain)
     vstats = None
     if all(m in methods for m in COMBINE_WITH):
@@ -228,8 +239,8 @@ def run(
     say(f"validation: model weight {weight}, band factor {width}")
 
     t1 = time.perf_counter()
-    say(f"training the {cfg.arch} model on {len(train)} series")
-    model = GlobalModel.fit(train, cfg, device=device, progress=progress)
+    say(f"training the {cfg.arch} model (contexts {contexts}) on {len(train)} series")
+    model = ContextEnsemble.fit(train, cfg, contexts, device=device, progress=progress)
     q = model.predict(train)
     nn_seconds = time.perf_counter() - t1
     rows.append(
@@ -245,6 +256,18 @@ def run(
     ens = None
     if all(m in stats for m in COMBINE_WITH):
         ens = mean_forecast([stats[m] for m in COMBINE_WITH])
+    if ens is not None:  # before the model's own row
+        rows.insert(
+            len(rows) - 1,
+            score(
+                "wardwise-stats",
+                train,
+                test,
+                *(np.maximum(a, 0) for a in (ens.p10, ens.p50, ens.p90)),
+                season,
+                ens.seconds,
+            ),
+        )
     used_stats = ens is not None and weight < 1
     sec = nn_seconds + val_seconds + (ens.seconds if used_stats else 0.0)
     rows.append(
@@ -259,6 +282,7 @@ def run(
     )
     notes = {
         "model": cfg.to_dict(),
+        "contexts": list(contexts),
         "device": str(model.device),
         "weight": weight,
         "band_factor": width,
@@ -301,6 +325,23 @@ def bench_config(train: Dataset, horizon: int, season: int, **overrides) -> Mode
         **shape,
     )
     return replace(base, **overrides)
+
+
+def bench_contexts(train: Dataset, horizon: int, season: int) -> tuple[int, ...]:
+    """The context lengths of the bench's torch models.
+
+    Monthly data: one, one and a half, two and three seasons (12, 18, 24, 36 months; on the
+    Monash folds the best single context moved from 12 to 36 months as the history grew by a
+    year, and their average beat each, docs/forecasting.md), at most the longest series
+    minus two horizons. Daily and hourly data: :func:`default_context` alone.
+    """
+    longest = max(len(s) for s in train.series)
+    cap = max(longest - 2 * horizon, 4)
+    if train.freq == "MS":
+        wanted = (season, (3 * season) // 2, 2 * season, 3 * season)
+    else:
+        wanted = (default_context(horizon, season, train.freq),)
+    return tuple(dict.fromkeys(min(c, cap) for c in wanted))
 
 
 def format_table(result: BenchResult) -> str:

@@ -50,8 +50,10 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         arch: str = typer.Option("tide", help="torch architecture: tide, nbeats or gru"),
         steps: int = typer.Option(None, help="training steps per network (default: by data size)"),
         members: int = typer.Option(None, help="networks in the ensemble"),
-        context: int = typer.Option(
-            None, help="context window (default: 3 seasons, >= 2 horizons)"
+        context: str = typer.Option(
+            None,
+            help="context window, or several comma-separated (one model each, averaged); "
+            "default: 12,18,24,36 for monthly data, else 3 seasons and >= 2 horizons",
         ),
         seed: int = typer.Option(0, help="random seed"),
         threads: int = typer.Option(
@@ -71,9 +73,17 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         try:
             ds = read_series(data, freq=freq, fmt=fmt, zeros=zeros)
             over = {"seed": seed, "arch": arch, "holidays": holidays}
-            for k, v in (("steps", steps), ("members", members), ("context", context)):
+            for k, v in (("steps", steps), ("members", members)):
                 if v is not None:
                     over[k] = v
+            contexts = None
+            if context:
+                try:
+                    contexts = tuple(int(c) for c in context.split(",") if c.strip())
+                except ValueError:
+                    _fail(f"--context takes integers separated by commas, got {context!r}")
+                if not contexts or min(contexts) < 1:
+                    _fail(f"--context takes positive integers, got {context!r}")
             cfg = bench.bench_config(ds, horizon, season, **over)
             res = bench.run(
                 ds,
@@ -81,6 +91,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
                 horizon=horizon,
                 season=season,
                 config=cfg,
+                contexts=contexts,
                 device=None if device == "auto" else device,
                 max_history=max_history,
                 progress=not quiet,
