@@ -347,7 +347,7 @@ def bench_contexts(train: Dataset, horizon: int, season: int) -> tuple[int, ...]
 
 def format_table(result: BenchResult) -> str:
     """The result as a fixed-width text table."""
-    head = f"{'method':<16}{'MASE':>8}{'sMAPE%':>9}{'P10-P90':>9}{'pinball':>9}{'seconds':>9}"
+    head = f"{'method':<22}{'MASE':>8}{'sMAPE%':>9}{'P10-P90':>9}{'pinball':>9}{'seconds':>9}"
     lines = [
         f"{result.data}: {result.n_series} series, horizon {result.horizon}, "
         f"season {result.season}"
@@ -357,7 +357,7 @@ def format_table(result: BenchResult) -> str:
     ]
     for r in result.rows:
         lines.append(
-            f"{r.method:<16}{r.mase:>8.3f}{r.smape:>9.2f}{r.coverage:>9.3f}"
+            f"{r.method:<22}{r.mase:>8.3f}{r.smape:>9.2f}{r.coverage:>9.3f}"
             f"{r.pinball:>9.3f}{r.seconds:>9.1f}"
         )
     lines.append(f"wall time {result.wall_seconds:.0f} s")
