@@ -1,8 +1,8 @@
 """Numeric grounding: every number in an answer must come from a labelled fact of a tool
 output of the same turn, or from the user's own message.
 
-Identifiers that contain digits (ward "5B", record "C00042", quantile "P90") are not
-quantities and are skipped; ISO dates must appear in a tool output; a list marker ("1.")
+Identifiers that contain digits (ward "5B", record "C00042" or "EVAL-INJ-2", quantile "P90")
+are not quantities and are skipped; ISO dates must appear in a tool output; a list marker ("1.")
 at the start of a line is skipped.
 """
 
@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 _DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 _IDENT = re.compile(r"(?<![0-9])(?:[A-Za-z]+[0-9][A-Za-z0-9]*|[0-9]+[A-Za-z][A-Za-z0-9]*)(?![0-9])")
+# a hyphenated id that ends in digits: "EVAL-INJ-2", "syn-7" (letters first, so "1-7" stays)
+_HYPHEN_IDENT = re.compile(r"(?<![A-Za-z0-9-])[A-Za-z]+(?:-[A-Za-z0-9]+)*-[0-9][A-Za-z0-9]*")
 _LIST_MARK = re.compile(r"(?m)^\s*\d{1,2}[.)、]\s")
 _NUMBER = re.compile(r"(?<![0-9.])\d+(?:,\d{3})*(?:\.\d+)?(?![0-9])(\s*%)?")
 _UNITS_WORDS = re.compile(r"(?i)\b(?:covid|icd)-?\d+\b")
@@ -66,6 +68,7 @@ def numbers_in(text: str) -> list[tuple[str, bool]]:
     """Quantities in ``text`` as (digits, is_percent), identifiers and dates removed."""
     text = _DATE.sub(" ", text)
     text = _UNITS_WORDS.sub(" ", text)
+    text = _HYPHEN_IDENT.sub(" ", text)
     text = _IDENT.sub(" ", text)
     text = _LIST_MARK.sub(" ", text)
     return [(m.group(0).rstrip("% ").strip(), bool(m.group(1))) for m in _NUMBER.finditer(text)]

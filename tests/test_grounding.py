@@ -11,6 +11,9 @@ FACTS = [
 
 def test_identifiers_dates_and_list_markers_are_not_quantities():
     assert numbers_in("Ward 5B, record C00042, P90, 2026-12-04\n1. foo") == []
+    # a record id with a hyphenated number suffix is an id too (eval ci-en-3 failed on it)
+    assert numbers_in("the most similar past case is Acute appendicitis (EVAL-INJ-3).") == []
+    assert numbers_in("days 1-7, 12 beds") == [("1", False), ("7", False), ("12", False)]
 
 
 def test_every_number_maps_to_a_fact():
