@@ -98,10 +98,9 @@ class _Scores:
         }
 
 
-def _tfidf_anchor(
-    index_patients: Sequence[Patient], queries: Sequence[list[str]], k: int
-) -> list[list[str]]:
-    """TF-IDF (smoothed idf, l2) cosine kNN over raw evidence codes; similarity-weighted votes."""
+def _code_counts(index_patients: Sequence[Patient], queries: Sequence[Sequence[str]]) -> tuple:
+    """Sparse code-count matrices (patients x codes, queries x codes) over the codes the
+    indexed patients use; a query's unknown codes are dropped."""
     from scipy import sparse
 
     vocab: dict[str, int] = {}
@@ -118,8 +117,16 @@ def _tfidf_anchor(
                 v.append(n)
         return sparse.csr_matrix((v, (r, c)), shape=(len(docs), len(vocab)), dtype=np.float64)
 
-    d = matrix([p.evidences for p in index_patients])
-    q = matrix(queries)
+    return matrix([p.evidences for p in index_patients]), matrix(queries)
+
+
+def _tfidf_anchor(
+    index_patients: Sequence[Patient], queries: Sequence[list[str]], k: int
+) -> list[list[str]]:
+    """TF-IDF (smoothed idf, l2) cosine kNN over raw evidence codes; similarity-weighted votes."""
+    from scipy import sparse
+
+    d, q = _code_counts(index_patients, queries)
     df = np.asarray((d > 0).sum(axis=0)).ravel()
     idf = np.log((1 + d.shape[0]) / (1 + df)) + 1
 
@@ -150,27 +157,11 @@ def _exact_posterior(
     Not a retriever: it reads the raw codes and counts, so it is the best a differential
     built from these records can do with exactly what the query says (a ceiling for every
     method, lexical or dense); a query no indexed patient contains gets an empty list."""
-    from scipy import sparse
-
-    vocab: dict[str, int] = {}
-    for p in index_patients:
-        for e in p.evidences:
-            vocab.setdefault(e, len(vocab))
-
-    def binary(docs: Sequence[Sequence[str]]):
-        r, c = [], []
-        for i, d in enumerate(docs):
-            for t in {t for t in d if t in vocab}:
-                r.append(i)
-                c.append(vocab[t])
-        return sparse.csr_matrix(
-            (np.ones(len(r)), (r, c)), shape=(len(docs), len(vocab)), dtype=np.float64
-        )
-
-    d = binary([p.evidences for p in index_patients])
+    have, asked = _code_counts(index_patients, queries)
+    have.data[:], asked.data[:] = 1.0, 1.0  # present or not
     labels = [p.pathology for p in index_patients]
     out = []
-    for q, shared in zip(queries, (binary(queries) @ d.T).toarray(), strict=True):
+    for q, shared in zip(queries, (asked @ have.T).toarray(), strict=True):
         need = len(set(q))
         counts = Counter(labels[i] for i in np.flatnonzero(shared >= need - 1e-9))
         out.append([dx for dx, _ in sorted(counts.items(), key=lambda x: (-x[1], x[0]))])
