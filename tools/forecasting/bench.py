@@ -243,6 +243,12 @@ def run(
     model = ContextEnsemble.fit(train, cfg, contexts, device=device, progress=progress)
     q = model.predict(train)
     nn_seconds = time.perf_counter() - t1
+    ens = None
+    if all(m in stats for m in COMBINE_WITH):
+        ens = mean_forecast([stats[m] for m in COMBINE_WITH]).clipped()
+        rows.append(
+            score("wardwise-stats", train, test, ens.p10, ens.p50, ens.p90, season, ens.seconds)
+        )
     rows.append(
         score(
             "wardwise-nn",
@@ -253,21 +259,6 @@ def run(
             nn_seconds,
         )
     )
-    ens = None
-    if all(m in stats for m in COMBINE_WITH):
-        ens = mean_forecast([stats[m] for m in COMBINE_WITH])
-    if ens is not None:  # before the model's own row
-        rows.insert(
-            len(rows) - 1,
-            score(
-                "wardwise-stats",
-                train,
-                test,
-                *(np.maximum(a, 0) for a in (ens.p10, ens.p50, ens.p90)),
-                season,
-                ens.seconds,
-            ),
-        )
     used_stats = ens is not None and weight < 1
     sec = nn_seconds + val_seconds + (ens.seconds if used_stats else 0.0)
     rows.append(
@@ -275,7 +266,7 @@ def run(
             "wardwise",
             train,
             test,
-            *combine(q, ens.clipped() if ens else None, weight, width),
+            *combine(q, ens, weight, width),
             season,
             sec,
         )
@@ -309,14 +300,13 @@ def bench_config(train: Dataset, horizon: int, season: int, **overrides) -> Mode
     context of at least three seasons and two horizons, five networks of 1000 steps (on the
     NHS h=28 folds five such networks beat two of 600 steps by 6%).
     """
-    longest = max(len(s) for s in train.series)
     if train.freq == "MS":
         context = max(season, horizon)
         shape = dict(hidden=128, steps=500, lr=5e-4, members=5)
     else:
         context = default_context(horizon, season, train.freq)
         shape = dict(hidden=128, steps=1000, lr=5e-4, members=5)
-    context = min(context, max(longest - 2 * horizon, 4))
+    context = min(context, _context_cap(train, horizon))
     base = ModelConfig(
         horizon=horizon,
         season=season,
@@ -336,13 +326,17 @@ def bench_contexts(train: Dataset, horizon: int, season: int) -> tuple[int, ...]
     year, and their average beat each, docs/forecasting.md), at most the longest series
     minus two horizons. Daily and hourly data: :func:`default_context` alone.
     """
-    longest = max(len(s) for s in train.series)
-    cap = max(longest - 2 * horizon, 4)
+    cap = _context_cap(train, horizon)
     if train.freq == "MS":
         wanted = (season, (3 * season) // 2, 2 * season, 3 * season)
     else:
         wanted = (default_context(horizon, season, train.freq),)
     return tuple(dict.fromkeys(min(c, cap) for c in wanted))
+
+
+def _context_cap(train: Dataset, horizon: int) -> int:
+    """The longest context worth training: the longest series minus two horizons (>= 4)."""
+    return max(max(len(s) for s in train.series) - 2 * horizon, 4)
 
 
 def format_table(result: BenchResult) -> str:

@@ -391,10 +391,6 @@ class ContextEnsemble:
     def device(self) -> torch.device:
         return self.models[0].device
 
-    @property
-    def contexts(self) -> tuple[int, ...]:
-        return tuple(m.config.context for m in self.models)
-
     @classmethod
     def fit(
         cls,
