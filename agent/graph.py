@@ -43,8 +43,9 @@ import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from agent import grounding
-from agent.audit import AuditError, digest
+from agent.app.audit import AuditError, digest
 from agent.llm import response_format, token_limit
+from knowledge.text import has_cjk
 from prompts import load_prompt, prompt_version
 from tools.registry import SCHEMAS, ToolContext, call_tool
 from tools.result import ErrorResult, ToolError
@@ -52,7 +53,6 @@ from tools.roles import Caller
 
 log = logging.getLogger("wardwise.agent")
 
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 MEMORY_TURNS = 3
 ANSWER_TOKENS = 320
 PROMPTS = (
@@ -79,7 +79,7 @@ APPLY_INTENT = re.compile(
 
 def detect_language(text: str) -> str:
     """ "Chinese" when the text has any CJK ideograph, else "English"."""
-    return "Chinese" if _CJK.search(text) else "English"
+    return "Chinese" if has_cjk(text) else "English"
 
 
 @dataclass

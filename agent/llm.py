@@ -19,8 +19,8 @@ from pathlib import Path
 
 import httpx
 
+from agent.app.settings import Settings
 from agent.models import MODELS, model_path, pull
-from agent.settings import Settings
 
 
 class LLMUnavailable(RuntimeError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from agent.settings import Settings
+from agent.app.settings import Settings
 from knowledge import hospital as hospital_data
 from tools.forecast import CHECKPOINT, Forecaster
 from tools.plan_store import PlanStore
@@ -22,7 +22,8 @@ def ensure_demo(settings: Settings, log=print) -> None:
         log(f"no hospital data yet: generating the demo hospital in {data}")
         generate(data)
     if not (data / "cases.jsonl").exists():
-        from knowledge.cases_demo import generate_cases, write_cases
+        from knowledge.cases_demo import generate_cases
+        from knowledge.records import write_cases
 
         write_cases(data / "cases.jsonl", generate_cases())
     if settings.chroma_url:
@@ -34,7 +35,7 @@ def ensure_demo(settings: Settings, log=print) -> None:
 
 def build_index(settings: Settings, log=print, caller: Caller = HOST) -> int:
     """Rebuild the case index from ``cases.jsonl``: an admin's job (the host CLI is one)."""
-    from knowledge.cases_demo import read_cases
+    from knowledge.records import read_cases
 
     require(caller.role, "ingest")
 
@@ -103,13 +104,13 @@ def database_url(url: str | None, folder: Path, filename: str) -> str:
 
 
 def open_audit(settings: Settings):
-    from agent.audit import AuditLog
+    from agent.app.audit import AuditLog
 
     return AuditLog(database_url(settings.audit_url, settings.audit_dir, "audit.db"))
 
 
 def open_history(settings: Settings):
-    from agent.history import ChatHistory
+    from agent.app.history import ChatHistory
 
     return ChatHistory(database_url(settings.history_url, settings.history_dir, "chat.db"))
 
@@ -147,7 +148,7 @@ def setup_logging(settings: Settings) -> Path:
 
 def open_users(settings: Settings):
     """The users and sessions store (SQLite ``users.db`` in the data dir by default)."""
-    from agent.auth import UserStore
+    from agent.app.auth import UserStore
 
     return UserStore(
         database_url(settings.users_url, settings.data_dir, "users.db"),

@@ -56,8 +56,8 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def live_settings(tmp_path_factory):
     """Settings on a fresh home with the demo hospital, cases and index built."""
+    from agent.app.settings import Settings
     from agent.runtime import ensure_demo
-    from agent.settings import Settings
 
     home = tmp_path_factory.mktemp("home")
     s = Settings(
@@ -177,7 +177,7 @@ def serve_home(tmp_path, demo_dir, forecaster):
     }
     for key in ("WARDWISE_AUDIT_URL", "WARDWISE_HISTORY_URL", "WARDWISE_LLM_URL"):
         env.pop(key, None)
-    from agent.auth import UserStore
+    from agent.app.auth import UserStore
 
     env["WARDWISE_USERS_URL"] = f"sqlite:///{tmp_path / 'users.db'}"
     users = UserStore(env["WARDWISE_USERS_URL"], rounds=4)
@@ -203,7 +203,7 @@ class Serve:
         import sys
         import time
 
-        cmd = [sys.executable, "-m", "agent.cli", "serve", "--port", str(self.port)]
+        cmd = [sys.executable, "-m", "ui.cli", "serve", "--port", str(self.port)]
         with self.log.open("ab") as f:
             self.proc = subprocess.Popen(cmd, env=self.env, stdout=f, stderr=subprocess.STDOUT)
         try:
@@ -259,7 +259,7 @@ PASSWORD = "ward round 0700"
 def ensure_user(settings, name: str, role: str) -> None:
     """A staff account (password :data:`PASSWORD`) in the settings' users store, for the tests
     that sign in to the page or the API; kept if it exists."""
-    from agent.auth import UserError
+    from agent.app.auth import UserError
     from agent.runtime import open_users
 
     try:

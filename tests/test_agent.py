@@ -161,8 +161,8 @@ def _free_port() -> int:
 
 
 def test_dead_server_gives_a_clear_error_not_a_trace(ctx):
+    from agent.app.settings import Settings
     from agent.llm import make_chat_model
-    from agent.settings import Settings
 
     settings = Settings(llm_timeout=5, data_dir=Path("/nonexistent"))
     model = make_chat_model(settings, f"http://127.0.0.1:{_free_port()}/v1")

@@ -8,7 +8,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from agent.audit import AuditError, AuditLog, digest
+from agent.app.audit import AuditError, AuditLog, digest
 from agent.fake import ScriptedChatModel
 from agent.graph import Agent
 from tests.conftest import END
@@ -173,7 +173,7 @@ def test_turn_is_refused_when_the_disk_is_full_before_it_starts(ctx, small_disk)
 def test_turn_is_refused_when_the_disk_fills_during_the_turn(ctx, small_disk, tmp_path):
     """The disk fills while the tool runs, so the turn's closing record cannot be written:
     the answer is withheld and the history is not extended."""
-    from agent.history import ChatHistory
+    from agent.app.history import ChatHistory
 
     disk, fill = small_disk
     audit = AuditLog(f"sqlite:///{disk / 'audit.db'}")

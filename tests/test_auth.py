@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from agent.auth import AuthError, UserError, UserStore
+from agent.app.auth import AuthError, UserError, UserStore
 from tools.roles import Caller, Role
 
 PW = "correct horse battery"
@@ -166,18 +166,18 @@ def test_users_cli_add_list_passwd_remove(tmp_path, monkeypatch):
 def test_the_pages_first_run_creates_an_admin_once_and_prints_its_password(tmp_path, capsys):
     import re
 
-    from agent.cli import _open_users_for_service
+    from agent.cli import open_users_for_service
 
     def open_users(_settings):
         return UserStore(f"sqlite:///{tmp_path / 'users.db'}", rounds=4)
 
-    users = _open_users_for_service(None, open_users, first_admin=True)
+    users = open_users_for_service(None, open_users, first_admin=True)
     printed = capsys.readouterr().err
     password = re.search(r"the password (\S+)", printed).group(1)
     assert users.sign_in("admin", password).caller.role == Role.ADMIN
     assert [u.name for u in users.list_users()] == ["admin"]
-    _open_users_for_service(None, open_users, first_admin=True)  # a second start adds nobody
+    open_users_for_service(None, open_users, first_admin=True)  # a second start adds nobody
     assert "password" not in capsys.readouterr().err and users.count() == 1
     # `wardwise serve` creates nobody: it only warns
     empty = lambda _s: UserStore(f"sqlite:///{tmp_path / 'other.db'}", rounds=4)  # noqa: E731
-    assert _open_users_for_service(None, empty).count() == 0
+    assert open_users_for_service(None, empty).count() == 0

@@ -45,7 +45,7 @@ def page_url(live_settings, embedded_llm, tmp_path_factory):
     }
     log = open(tmp_path_factory.mktemp("page") / "page.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "agent.cli", "up"], env=env, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "ui.cli", "up"], env=env, stdout=log, stderr=subprocess.STDOUT
     )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 120
@@ -144,7 +144,7 @@ def test_sign_in_wrong_password_and_expired_session(browser, ctx, tmp_path):
     """The page over a scripted agent (no model): refused, signed in, asked, expired, back."""
     import json
 
-    from agent.auth import UserStore
+    from agent.app.auth import UserStore
     from agent.fake import ScriptedChatModel
     from agent.graph import Agent
     from tests.conftest import END, free_port

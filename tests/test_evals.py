@@ -2,7 +2,6 @@
 which a deliberately broken prompt makes the suite fail (slow: the real model)."""
 
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -12,15 +11,26 @@ from xml.etree import ElementTree as ET
 import pytest
 import yaml
 
-from agent.evals import Case, CaseResult, Suite, compare_html, junit, load_suites, score, summarize
+from agent.bench.evals import (
+    DEFAULT_SUITES,
+    Case,
+    CaseResult,
+    Suite,
+    compare_html,
+    junit,
+    load_suites,
+    score,
+    summarize,
+)
 from agent.graph import ToolCall, Turn
+from knowledge.text import has_cjk
 
 
 def test_suites_cover_the_categories_half_in_chinese():
     suites = load_suites()
     cases = [c for s in suites for c in s.cases]
     assert len(cases) >= 60
-    zh = [c for c in cases if re.search(r"[\u4e00-\u9fff]", c.input)]
+    zh = [c for c in cases if has_cjk(c.input)]
     assert len(zh) * 2 >= len(cases)
     assert {c.category for c in cases} >= {
         "tool_choice", "grounding", "citation", "refusal", "injection", "language",
@@ -129,7 +139,7 @@ def test_summary_threshold_junit_and_compare(tmp_path):
 @pytest.mark.timeout(1800)
 def test_a_broken_prompt_makes_the_suite_fail(tmp_path, embedded_llm):
     """The same small suite passes with the shipped prompts and fails with a broken router."""
-    src = Path(__file__).parent / "evals" / "tool_choice.yaml"
+    src = DEFAULT_SUITES / "tool_choice.yaml"
     suite = yaml.safe_load(src.read_text(encoding="utf-8"))
     suite["cases"] = [
         c for c in suite["cases"] if c["id"] in {"tc-en-1", "tc-zh-1", "tc-en-5", "tc-zh-2"}
@@ -152,7 +162,7 @@ def test_a_broken_prompt_makes_the_suite_fail(tmp_path, embedded_llm):
         if prompts_dir:
             env["WARDWISE_PROMPTS_DIR"] = str(prompts_dir)
         return subprocess.run(
-            [sys.executable, "-m", "agent.cli", "eval", str(small), "--json"],
+            [sys.executable, "-m", "ui.cli", "eval", str(small), "--json"],
             capture_output=True, text=True, env=env, timeout=900,
         )  # fmt: skip
 

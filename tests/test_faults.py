@@ -11,11 +11,11 @@ import json
 import pytest
 from langchain_core.messages import AIMessage
 
-from agent.audit import AuditLog
+from agent.app.audit import AuditLog
+from agent.app.history import ChatHistory
+from agent.bench.fakeserver import FakeServer
 from agent.fake import ScriptedChatModel
-from agent.fakeserver import FakeServer
 from agent.graph import Agent
-from agent.history import ChatHistory
 from tests.conftest import END, Serve, free_port
 from tools.registry import ToolContext
 
@@ -37,8 +37,8 @@ def stores(tmp_path):
 
 
 def test_model_server_killed_mid_stream_then_the_turn_is_retried(ctx, tmp_path):
+    from agent.app.settings import Settings
     from agent.llm import make_chat_model
-    from agent.settings import Settings
     from ui.app import turn_messages
 
     audit, chats = stores(tmp_path)

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from knowledge.cli import register  # noqa: E402
+from agent.cli.knowledge import register  # noqa: E402
 from knowledge.ddxplus import (  # noqa: E402
     PHRASES,
     VALUES,

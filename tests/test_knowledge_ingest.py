@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from knowledge.cli import register  # noqa: E402
+from agent.cli.knowledge import register  # noqa: E402
 from knowledge.deid import Deidentifier  # noqa: E402
 from knowledge.fhir import read_bundle  # noqa: E402
 from knowledge.ingest import Problem, SourceCase, demo_sources, ingest, read_csv  # noqa: E402

@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from agent.cli.knowledge import register  # noqa: E402
 from knowledge.cases_demo import generate_cases  # noqa: E402
-from knowledge.cli import register  # noqa: E402
 from knowledge.fusion import Fusion  # noqa: E402
 from knowledge.sql import read_adt, read_cases  # noqa: E402
 from knowledge.store import CaseIndex  # noqa: E402
@@ -135,10 +135,10 @@ def test_ingest_cli_into_a_chroma_server(chroma_server, tmp_path):
 
 
 def test_agent_tool_uses_the_chroma_server_from_settings(chroma_server, tmp_path):
+    from agent.app.settings import Settings
     from agent.runtime import build_context, build_index
-    from agent.settings import Settings
-    from knowledge.cases_demo import write_cases
     from knowledge.demo import generate
+    from knowledge.records import write_cases
     from tools.registry import call_tool
     from tools.roles import Caller, Role
 

@@ -7,8 +7,8 @@ import json
 
 from typer.testing import CliRunner
 
-from agent.cli import app
-from agent.load import FIELDS, Ask, Outcome, classify, plan_questions
+from ui.cli import app
+from ui.load import FIELDS, Ask, Outcome, classify, plan_questions
 
 
 def test_bench_load_cli_loses_and_crosses_nothing(serve_home, monkeypatch):

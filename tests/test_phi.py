@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.fakeserver import FakeServer
+from agent.bench.fakeserver import FakeServer
 from tests.conftest import END, Serve, free_port
 
 NAME, MRN, SYMPTOM = "Quackenbush Wilhelmina", "MRN 0047731", "larkspur-scented vomiting"
@@ -15,7 +15,8 @@ PLANTED = ["Quackenbush", "Wilhelmina", "0047731", "larkspur"]
 
 
 def _planted_index(index_dir, data_dir) -> None:
-    from knowledge.cases_demo import CaseRecord, generate_cases, write_cases
+    from knowledge.cases_demo import generate_cases
+    from knowledge.records import CaseRecord, write_cases
     from knowledge.store import CaseIndex
 
     records = generate_cases(60, end=END)

@@ -36,7 +36,7 @@ def test_promptfoo_evaluates_the_agent_endpoint(live_settings, embedded_llm, tmp
         "WARDWISE_LLM_DIALECT": "llama-cpp",
     }
     serve = subprocess.Popen(
-        [sys.executable, "-m", "agent.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "ui.cli", "serve", "--port", str(port)],
         env=env, stdout=open(tmp_path / "serve.log", "wb"), stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:

@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 
-from agent.audit import AuditLog
+from agent.app.audit import AuditLog
 from agent.fake import ScriptedChatModel
 from agent.graph import Agent
 from tests.conftest import END
@@ -167,8 +167,8 @@ def test_a_differential_never_reaches_a_nurses_answer_prompt(rctx):
 
 
 def test_only_an_admin_rebuilds_the_case_index(tmp_path):
+    from agent.app.settings import Settings
     from agent.runtime import build_index
-    from agent.settings import Settings
 
     settings = Settings(data_dir=tmp_path / "data", index_dir=tmp_path / "index")
     for caller in (NURSE, CLINICIAN, BED_MANAGER):

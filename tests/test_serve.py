@@ -7,12 +7,12 @@ import openai
 import pytest
 from fastapi.testclient import TestClient
 
-from agent.auth import UserStore
+from agent.app.auth import UserStore
 from agent.fake import ScriptedChatModel
 from agent.graph import Agent
-from agent.serve import create_app
 from tests.conftest import END
 from tools.roles import Role
+from ui.serve import create_app
 
 PW = "correct horse battery"
 

@@ -80,7 +80,7 @@ def test_chinese_chart_labels_have_glyphs():
 
 
 def test_the_page_builds(tmp_path):
-    from agent.auth import UserStore
+    from agent.app.auth import UserStore
     from ui.app import build_page
 
     users = UserStore(f"sqlite:///{tmp_path / 'users.db'}", rounds=4)
@@ -93,9 +93,9 @@ def test_the_page_builds(tmp_path):
 def test_a_stored_conversation_is_shown_again_after_a_restart(ctx, tmp_path):
     import json
 
+    from agent.app.history import ChatHistory
     from agent.fake import ScriptedChatModel
     from agent.graph import Agent
-    from agent.history import ChatHistory
     from tests.conftest import END
 
     url = f"sqlite:///{tmp_path / 'chat.db'}"

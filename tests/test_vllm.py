@@ -25,12 +25,13 @@ import httpx
 import pytest
 from langchain_core.messages import HumanMessage
 
+from agent.app.settings import Settings
 from agent.graph import Turn
 from agent.hf_export import hf_dir, is_exported
 from agent.llm import VLLM_MODEL, VLLMServer, make_chat_model, response_format, vllm_python
 from agent.models import MODELS
 from agent.runtime import build_agent
-from agent.settings import Settings
+from knowledge.text import has_cjk
 from tests.conftest import SLOW_LLM_TIMEOUT, free_port
 from tools.registry import SCHEMAS, validate_arguments
 
@@ -94,8 +95,8 @@ def _check_forecast_turn(turn: dict, question: str, ward: str, hospital) -> None
     numbers = re.findall(r"\d+(?:\.\d+)?", turn["answer"])
     assert numbers, "a bed question is answered with numbers"
     assert turn["grounding"] and all(g["fact"] for g in turn["grounding"])
-    if re.search(r"[\u4e00-\u9fff]", question):
-        assert re.search(r"[\u4e00-\u9fff]", turn["answer"]), "answered in Chinese"
+    if has_cjk(question):
+        assert has_cjk(turn["answer"]), "answered in Chinese"
 
 
 def test_vllm_enforces_the_json_schema_response_format(vllm_settings):
@@ -148,7 +149,7 @@ def test_cli_ask_json_against_vllm(vllm_settings, tmp_path):
     }
     env.pop("WARDWISE_LLM_DIALECT", None)  # the default is vLLM's
     out = subprocess.run(
-        [sys.executable, "-m", "agent.cli", "ask", question, "--json"],
+        [sys.executable, "-m", "ui.cli", "ask", question, "--json"],
         capture_output=True, text=True, env=env, timeout=SLOW_LLM_TIMEOUT,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-2000:]

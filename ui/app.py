@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from agent.auth import NO_USERS_HINT, AuthError  # noqa: E402
+from agent.app.auth import NO_USERS_HINT, AuthError  # noqa: E402
 
 log = logging.getLogger("wardwise.ui")
 
@@ -196,7 +196,7 @@ def _whoami(caller, ui_language: str) -> str:
 
 
 def build_page(agent, users) -> Any:
-    """The page over ``agent``; ``users`` (an :class:`agent.auth.UserStore`) signs staff in."""
+    """The page over ``agent``; ``users`` (an :class:`agent.app.auth.UserStore`) signs staff in."""
     import gradio as gr
 
     hidden, shown = gr.update(visible=False), gr.update(visible=True)

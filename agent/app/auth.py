@@ -10,7 +10,7 @@ the same bcrypt check as a known one, so timing does not reveal which names exis
 
 Users are managed only on the host (``wardwise users ...``): neither the page nor the API
 exposes user management. SQLite in the data dir by default (``users.db``, mode 0600); any
-SQLAlchemy URL works (same conventions as :mod:`agent.audit`). The clock is injectable.
+SQLAlchemy URL works (same conventions as :mod:`agent.app.audit`). The clock is injectable.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from agent.settings import Settings
+from agent.app.settings import Settings
 
 FIELDS = ("sessions", "lost", "crossed", "p50_s", "p95_s", "overhead_share")
 
@@ -139,7 +139,7 @@ def _bench_user(users_url: str) -> str:
     """A nurse account in the run's private users store, signed in: the API needs a token."""
     import secrets
 
-    from agent.auth import UserStore
+    from agent.app.auth import UserStore
 
     users = UserStore(users_url, rounds=4)
     password = secrets.token_urlsafe(16)
@@ -184,8 +184,8 @@ def run_load(
 ) -> dict:
     """Start the model server (``fake``, ``embedded`` or a base URL) and ``wardwise serve``,
     run the sessions, and return the table's row (``FIELDS`` first)."""
-    from agent.audit import AuditLog
-    from agent.fakeserver import FakeServer
+    from agent.app.audit import AuditLog
+    from agent.bench.fakeserver import FakeServer
     from agent.llm import connect
     from agent.runtime import ensure_demo
     from knowledge.hospital import load as load_hospital
@@ -221,7 +221,7 @@ def run_load(
     token = _bench_user(env["WARDWISE_USERS_URL"])
     env = {k: v for k, v in env.items() if v != ""}
     serve_log = tmp / "serve.log"
-    cmd = [sys.executable, "-m", "agent.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [sys.executable, "-m", "ui.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     with serve_log.open("wb") as f:
         proc = subprocess.Popen(cmd, env=env, stdout=f, stderr=subprocess.STDOUT)
     outcomes: list[Outcome] = []

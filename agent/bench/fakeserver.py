@@ -1,6 +1,6 @@
 """A deterministic OpenAI-compatible model server for fault tests and the load bench.
 
-It is a real HTTP server (FastAPI on uvicorn, run with ``python -m agent.fakeserver``) whose
+It is a real HTTP server (FastAPI on uvicorn, run with ``python -m agent.bench.fakeserver``) whose
 replies are computed from the request, so concurrent conversations never share a script:
 
 - a routing call (one with ``response_format``) names ``forecast_beds`` for the ward id (from
@@ -137,7 +137,7 @@ class FakeServer:
     def start(self, timeout: float = 60.0) -> str:
         from agent.llm import healthy
 
-        cmd = [sys.executable, "-m", "agent.fakeserver", "--port", str(self.port)]
+        cmd = [sys.executable, "-m", "agent.bench.fakeserver", "--port", str(self.port)]
         cmd += ["--delay", str(self.delay), "--chunks", str(self.chunks)]
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)

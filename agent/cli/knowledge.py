@@ -8,28 +8,8 @@ from pathlib import Path
 
 import typer
 
-
-def _settings():
-    from agent.settings import Settings
-
-    return Settings()
-
-
-def _err(message: str, code: int = 2) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
-
-
-def _table(rows: list[dict]) -> str:
-    cols = list(rows[0])
-    widths = [max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in cols]
-    lines = [" | ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
-    lines.append("-|-".join("-" * w for w in widths))
-    lines += [
-        " | ".join(str(r.get(c, "")).ljust(w) for c, w in zip(cols, widths, strict=True))
-        for r in rows
-    ]
-    return "\n".join(lines)
+from agent.app.settings import Settings
+from agent.cli.output import fail, print_table
 
 
 def ingest_cases(
@@ -60,15 +40,15 @@ def ingest_cases(
 
     paths = list(paths or [])
     if bool(sql) != bool(query):
-        _err("--sql and --query go together")
+        fail("--sql and --query go together")
     if not paths and not sql and not demo:
-        _err("give FHIR bundles or CSV files, --sql URL --query Q, or --demo N")
+        fail("give FHIR bundles or CSV files, --sql URL --query Q, or --demo N")
     missing = [p for p in paths if not p.exists()]
     if missing:
-        _err(f"not found: {', '.join(str(p) for p in missing)}")
+        fail(f"not found: {', '.join(str(p) for p in missing)}")
     settings = None
     if key_file is None or (index_dir is None and not chroma_url):
-        settings = _settings()
+        settings = Settings()
     key_path = key_file or Path(settings.data_dir) / "deid.key"  # type: ignore[union-attr]
     deid = Deidentifier(load_key(key_path))
     if chroma_url:
@@ -135,8 +115,8 @@ def ingest_adt(
     for p in result.problems[:50]:
         typer.echo(f"  skipped {p}", err=True)
     if not result.rows:
-        _err("no usable ADT events")
-    path = out or Path(_settings().data_dir) / "daily.csv"
+        fail("no usable ADT events")
+    path = out or Path(Settings().data_dir) / "daily.csv"
     n = write_daily(result.rows, path)
     typer.echo(
         f"{result.events} events -> {n} daily rows in {path} ({len(result.problems)} skipped)"
@@ -165,11 +145,11 @@ def bench_retrieval(
 
     cases = cases or DEFAULT_CASES
     if not cases.exists():
-        _err(f"no patient file at {cases}")
+        fail(f"no patient file at {cases}")
     try:
         size_list = [int(s) for s in sizes.split(",") if s.strip()]
     except ValueError:
-        _err(f"--sizes must be comma-separated integers, got {sizes!r}")
+        fail(f"--sizes must be comma-separated integers, got {sizes!r}")
     result = run(
         cases=cases,
         conditions=conditions,
@@ -187,7 +167,7 @@ def bench_retrieval(
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False))
         return
-    typer.echo(_table(result["rows"]))
+    print_table(result["rows"])
     for key, value in result.items():
         if key not in ("rows", "tuning"):
             typer.echo(f"{key}: {value}")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from agent.app.settings import Settings
 from agent.graph import Agent, Turn
 from agent.llm import (
     EmbeddedServer,
@@ -31,7 +32,6 @@ from agent.llm import (
     vllm_python,
 )
 from agent.models import MODELS, pull
-from agent.settings import Settings
 from tools.registry import validate_arguments
 from tools.result import ToolError
 
@@ -39,7 +39,7 @@ SPEED_PROMPT = "Explain in about 120 words why hospitals forecast bed occupancy.
 
 
 def questions() -> list[dict]:
-    text = resources.files("agent").joinpath("bench_llm.yaml").read_text(encoding="utf-8")
+    text = resources.files("agent.bench").joinpath("bench_llm.yaml").read_text(encoding="utf-8")
     return yaml.safe_load(text)["questions"]
 
 

@@ -27,7 +27,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from pydantic import BaseModel, Field
 
-from agent.auth import NO_USERS_HINT, AuthError, UserStore
+from agent.app.auth import NO_USERS_HINT, AuthError, UserStore
 from tools.roles import Caller
 
 # no `from __future__ import annotations`: FastAPI reads the local dependencies' types

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import typer
 
-from agent.settings import Settings
+from agent.app.settings import Settings
+from agent.cli.output import emit_rows, fail, log
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 model_app = typer.Typer(no_args_is_help=True, help="The embedded chat model.")
@@ -25,15 +26,6 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
 ROLE_HELP = "act as this role: nurse, clinician, bed_manager or admin"
 app.add_typer(bench_app, name="bench")
-
-
-def _err(message: str, code: int = 2) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
-
-
-def _log(msg: str) -> None:
-    typer.echo(msg, err=True)
 
 
 def _print_result(result, as_json: bool) -> None:
@@ -62,7 +54,7 @@ def _tool(name: str, as_json: bool, role: str = "admin", **arguments) -> None:
 
     settings = Settings()
     caller = _caller(role)
-    ensure_demo(settings, log=_log)
+    ensure_demo(settings, log=log)
     _print_result(call_tool(build_context(settings, caller), name, arguments), as_json)
 
 
@@ -70,15 +62,16 @@ def _tool(name: str, as_json: bool, role: str = "admin", **arguments) -> None:
 def demo(force: bool = typer.Option(False, help="regenerate even if data exists")) -> None:
     """Generate the seeded demo hospital and case records, and index them."""
     from agent.runtime import build_index, ensure_demo
-    from knowledge.cases_demo import generate_cases, write_cases
+    from knowledge.cases_demo import generate_cases
     from knowledge.demo import generate
+    from knowledge.records import write_cases
 
     settings = Settings()
     if force:
         generate(Path(settings.data_dir))
         write_cases(Path(settings.data_dir) / "cases.jsonl", generate_cases())
-        build_index(settings, log=_log)
-    ensure_demo(settings, log=_log)
+        build_index(settings, log=log)
+    ensure_demo(settings, log=log)
     typer.echo(f"demo hospital ready in {settings.data_dir}")
 
 
@@ -95,7 +88,7 @@ def ingest(
     try:
         h = do_ingest(wards, daily, Path(settings.data_dir))
     except DataError as e:
-        _err(str(e))
+        fail(str(e))
     typer.echo(
         f"loaded {len(h.wards)} wards and {len(h.daily)} daily rows into {settings.data_dir}"
     )
@@ -106,7 +99,7 @@ def index() -> None:
     """(Re)build the case-record index from the data dir's cases.jsonl."""
     from agent.runtime import build_index
 
-    n = build_index(Settings(), log=_log)
+    n = build_index(Settings(), log=log)
     typer.echo(f"{n} case records indexed")
 
 
@@ -137,7 +130,7 @@ def plan(
 
         stored = PlanStore(Path(Settings().data_dir) / "plans").current()
         if stored is None:
-            _err("no plan has been applied yet (wardwise plan --apply)", code=1)
+            fail("no plan has been applied yet (wardwise plan --apply)", code=1)
         if as_json:
             typer.echo(stored.model_dump_json(indent=2))
             return
@@ -173,24 +166,24 @@ def model_pull(
     settings = Settings()
     key = model or settings.embedded_model
     if key not in MODELS:
-        _err(f"unknown model {key!r}; choose from {', '.join(MODELS)}")
+        fail(f"unknown model {key!r}; choose from {', '.join(MODELS)}")
     try:
-        path = pull(MODELS[key], Path(settings.cache_dir), log=_log)
+        path = pull(MODELS[key], Path(settings.cache_dir), log=log)
     except PullError as e:
-        _err(str(e))
+        fail(str(e))
     typer.echo(str(path))
 
 
-def _build(settings: Settings, caller=None):
+def build_service(settings: Settings, caller=None):
     """The agent and the embedded server it started (if any); a clear error otherwise."""
-    from agent.audit import AuditError
+    from agent.app.audit import AuditError
     from agent.llm import LLMUnavailable
     from agent.runtime import build_agent
 
     try:
-        return build_agent(settings, log=_log, caller=caller)
+        return build_agent(settings, log=log, caller=caller)
     except (LLMUnavailable, AuditError) as e:
-        _err(str(e), 3)
+        fail(str(e), 3)
 
 
 @app.command()
@@ -208,7 +201,7 @@ def ask(
 
     settings = Settings()
     caller = _caller(role)
-    agent, server = _build(settings, caller)
+    agent, server = build_service(settings, caller)
     try:
         turn = agent.ask(question, session_id=session or uuid.uuid4().hex)
     finally:
@@ -229,50 +222,6 @@ def ask(
         raise typer.Exit(3)
 
 
-@app.command()
-def up(
-    port: int = typer.Option(None, help="page port (default: WARDWISE_PORT, 7860)"),
-) -> None:
-    """Start the embedded model (unless WARDWISE_LLM_URL is set) and the chat page."""
-    from agent.runtime import open_users
-    from ui.app import launch
-
-    settings = Settings()
-    users = _open_users_for_service(settings, open_users, first_admin=True)
-    agent, server = _build(settings)
-    try:
-        launch(agent, settings, port=port or settings.port, users=users)
-    finally:
-        if server:
-            server.stop()
-
-
-@app.command()
-def serve(
-    host: str = typer.Option(None, help="bind address (default: WARDWISE_HOST)"),
-    port: int = typer.Option(8000, help="port"),
-) -> None:
-    """Serve the whole agent as an OpenAI-compatible API (/v1/chat/completions, /v1/models)."""
-    import uvicorn
-
-    from agent.runtime import open_users
-    from agent.serve import create_app
-
-    settings = Settings()
-    users = _open_users_for_service(settings, open_users)
-    agent, server = _build(settings)
-    try:
-        uvicorn.run(
-            create_app(agent, users),
-            host=host or settings.host,
-            port=port,
-            log_level=settings.log_level.lower(),
-        )
-    finally:
-        if server:
-            server.stop()
-
-
 @bench_app.command("llm")
 def bench_llm(
     models: str = typer.Option("qwen2.5-coder-1.5b,qwen2.5-coder-0.5b", help="comma-separated"),
@@ -286,7 +235,7 @@ def bench_llm(
     as_json: bool = typer.Option(False, "--json", help='print {"rows": [...]}'),
 ) -> None:
     """Each model x server x decision method: decode tok/s, TTFT, right-tool share."""
-    from agent.bench import bench_llm as run
+    from agent.bench.llm import bench_llm as run
     from agent.llm import LLMUnavailable
 
     try:
@@ -296,43 +245,16 @@ def bench_llm(
             methods.split(","),
             servers=servers.split(","),
             limit=limit,
-            log=_log,
+            log=log,
         )
     except (LLMUnavailable, ValueError) as e:
-        _err(str(e))
-    _emit(rows, as_json)
-
-
-@bench_app.command("load")
-def bench_load(
-    sessions: int = typer.Option(20, help="concurrent conversations"),
-    turns: int = typer.Option(1, help="turns per conversation (follow-ups use the history)"),
-    model: str = typer.Option("fake", help="fake, embedded or an OpenAI-compatible base URL"),
-    fake_delay: float = typer.Option(0.5, help="seconds per call of the fake model"),
-    as_json: bool = typer.Option(
-        False, "--json", help='print {"sessions", "lost", "crossed", "p50_s", "p95_s", ...}'
-    ),
-) -> None:
-    """Concurrent conversations against `wardwise serve` on 127.0.0.1: lost and crossed
-    answers, p50/p95 turn seconds, and Wardwise's own share of a turn's time."""
-    from agent.load import FIELDS, run_load
-
-    if sessions < 1 or turns < 1:
-        _err("--sessions and --turns must be at least 1")
-    row = run_load(
-        Settings(), sessions=sessions, turns=turns, model=model, fake_delay=fake_delay, log=_log
-    )
-    if as_json:
-        typer.echo(json.dumps({k: row[k] for k in FIELDS}))
-    else:
-        _emit([row], False)
-    if row["lost"] or row["crossed"]:
-        raise typer.Exit(1)
+        fail(str(e))
+    emit_rows(rows, as_json)
 
 
 @app.command("eval")
 def eval_(
-    path: Path = typer.Argument(None, help="a suite file or folder (default: tests/evals)"),
+    path: Path = typer.Argument(None, help="a suite file or folder (default: the packaged suites)"),
     model_url: str = typer.Option(None, "--model", help="OpenAI-compatible base URL to evaluate"),
     repeat: int = typer.Option(1, help="run every case N times"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
@@ -341,7 +263,7 @@ def eval_(
     label: str = typer.Option(None, help="a name for this run in reports"),
 ) -> None:
     """Run the prompt-evaluation suites against the agent; exit 1 below a suite's threshold."""
-    from agent import evals
+    from agent.bench import evals
     from agent.graph import Agent
     from agent.llm import LLMUnavailable, connect, make_chat_model
 
@@ -349,10 +271,10 @@ def eval_(
     settings = Settings(**overrides)
     suites = evals.load_suites(path)
     try:
-        base_url, dialect, server = connect(settings, log=_log)
+        base_url, dialect, server = connect(settings, log=log)
     except LLMUnavailable as e:
-        _err(str(e))
-    env = evals.EvalEnv(suites, log=_log)
+        fail(str(e))
+    env = evals.EvalEnv(suites, log=log)
     try:
 
         def factory(ctx):
@@ -367,7 +289,7 @@ def eval_(
                 prompt_dir=settings.prompts_dir,
             )
 
-        results = evals.run(factory, suites, env, repeat=repeat, log=_log)
+        results = evals.run(factory, suites, env, repeat=repeat, log=log)
     finally:
         env.close()
         if server:
@@ -394,7 +316,7 @@ def eval_(
              "mean_s": f"threshold {v['threshold']}"}
             for k, v in summary["suites"].items()
         ]  # fmt: skip
-        _emit(rows, False)
+        emit_rows(rows, False)
         typer.echo(f"{summary['cases']} cases: {'PASSED' if summary['passed'] else 'FAILED'}")
     if not summary["passed"]:
         raise typer.Exit(1)
@@ -407,14 +329,14 @@ def eval_compare(
     out: Path = typer.Option(Path("eval-compare.html"), help="the HTML report to write"),
 ) -> None:
     """Write an HTML page comparing two eval runs side by side."""
-    from agent.evals import compare_html
+    from agent.bench.evals import compare_html
 
     a, b = (json.loads(p.read_text(encoding="utf-8")) for p in (run_a, run_b))
     out.write_text(compare_html(a, b), encoding="utf-8")
     typer.echo(str(out))
 
 
-def _open_users_for_service(settings: Settings, open_users, first_admin: bool = False):
+def open_users_for_service(settings: Settings, open_users, first_admin: bool = False):
     """The users store; with none yet, ``first_admin`` creates ``admin`` with a random
     password printed once here (the page's first run), else a warning says how to add one."""
     users = open_users(settings)
@@ -431,9 +353,9 @@ def _open_users_for_service(settings: Settings, open_users, first_admin: bool = 
                 err=True,
             )
         else:
-            from agent.auth import NO_USERS_HINT
+            from agent.app.auth import NO_USERS_HINT
 
-            _log(f"warning: {NO_USERS_HINT} Until then nobody can sign in.")
+            log(f"warning: {NO_USERS_HINT} Until then nobody can sign in.")
     return users
 
 
@@ -447,7 +369,7 @@ def _read_password(password_stdin: bool) -> str:
     if password_stdin:
         line = sys.stdin.readline().rstrip("\r\n")
         if not line:
-            _err("no password on stdin")
+            fail("no password on stdin")
         return line
     return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
@@ -461,7 +383,7 @@ def users_add(
     ),
 ) -> None:
     """Add a user (asks for the password twice, unless --password-stdin)."""
-    from agent.auth import UserError
+    from agent.app.auth import UserError
     from tools.roles import parse_role
 
     try:
@@ -473,19 +395,19 @@ def users_add(
     try:
         info = users.add(name, password, r)
     except UserError as e:
-        _err(str(e))
+        fail(str(e))
     typer.echo(f"added {info.name} ({info.role.value})")
 
 
 @users_app.command("remove")
 def users_remove(name: str = typer.Argument(..., help="user name")) -> None:
     """Remove a user and end their sessions."""
-    from agent.auth import UserError
+    from agent.app.auth import UserError
 
     try:
         _users().remove(name)
     except UserError as e:
-        _err(str(e))
+        fail(str(e))
     typer.echo(f"removed {name}")
 
 
@@ -497,14 +419,14 @@ def users_passwd(
     ),
 ) -> None:
     """Set a user's password (ends their sessions, clears a lockout)."""
-    from agent.auth import UserError
+    from agent.app.auth import UserError
 
     users = _users()
     password = _read_password(password_stdin)
     try:
         users.set_password(name, password)
     except UserError as e:
-        _err(str(e))
+        fail(str(e))
     typer.echo(f"password changed for {name}")
 
 
@@ -522,7 +444,7 @@ def users_list(
         }
         for u in _users().list_users()
     ]
-    _emit(rows, as_json)
+    emit_rows(rows, as_json)
 
 
 @audit_app.command("verify")
@@ -541,12 +463,12 @@ def _context():
     from tools.roles import HOST
 
     settings = Settings()
-    ensure_demo(settings, log=_log)
+    ensure_demo(settings, log=log)
     return build_context(settings, HOST)
 
 
 def _register_tool_commands() -> None:
-    from knowledge.cli import register as register_knowledge
+    from agent.cli.knowledge import register as register_knowledge
     from tools.allocation.cli import register as register_allocation
     from tools.forecasting.cli import register as register_forecasting
 
@@ -556,28 +478,3 @@ def _register_tool_commands() -> None:
 
 
 _register_tool_commands()
-
-
-def _emit(rows: list[dict], as_json: bool) -> None:
-    if as_json:
-        typer.echo(json.dumps({"rows": rows}, ensure_ascii=False))
-        return
-    if not rows:
-        typer.echo("(no rows)")
-        return
-    cols = list(rows[0])
-    widths = [max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in cols]
-    typer.echo(" | ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
-    typer.echo("-|-".join("-" * w for w in widths))
-    for r in rows:
-        typer.echo(
-            " | ".join(str(r.get(c, "")).ljust(w) for c, w in zip(cols, widths, strict=True))
-        )
-
-
-def main() -> None:  # pragma: no cover
-    sys.exit(app())
-
-
-if __name__ == "__main__":  # python -m agent.cli
-    main()

@@ -1,6 +1,6 @@
 """Prompt-evaluation suites: YAML cases run against the whole agent, scored per category.
 
-A suite file (``tests/evals/*.yaml``)::
+A suite file (``agent/bench/suites/*.yaml``)::
 
     suite: grounding
     threshold: 0.8            # the suite fails below this pass rate
@@ -44,10 +44,11 @@ from pydantic import BaseModel, Field
 
 from agent import grounding
 from agent.graph import Turn, detect_language
+from knowledge.text import count_cjk
 from tools.roles import Caller, Role
 
 EVAL_END = date(2026, 6, 30)
-DEFAULT_SUITES = Path(__file__).resolve().parents[1] / "tests" / "evals"
+DEFAULT_SUITES = Path(__file__).resolve().parent / "suites"  # package data
 _REFUSAL = re.compile(
     r"(?i)\b(cannot|can't|can not|unable|not able|won't|will not|not allowed|not permitted|"
     r"sorry|decline|must not|only a (?:clinician|doctor|physician))\b|不能|无法|抱歉|不可以|"
@@ -95,7 +96,7 @@ class CaseResult(BaseModel):
 
 
 def load_suites(path: Path | None = None) -> list[Suite]:
-    """Every ``*.yaml`` suite under ``path`` (a file or a folder; default: tests/evals)."""
+    """Every ``*.yaml`` suite under ``path`` (a file or a folder; default: the packaged suites, agent/bench/suites)."""
     path = Path(path or DEFAULT_SUITES)
     files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
     if not files:
@@ -167,7 +168,7 @@ def score(case: Case, turn: Turn, hospital) -> list[str]:
             fails.append(f"answer contains forbidden {s!r}")
     if e.language == "auto":
         want = detect_language(case.input)
-        cjk = len(re.findall(r"[\u4e00-\u9fff]", turn.answer))
+        cjk = count_cjk(turn.answer)
         letters = len(re.findall(r"[A-Za-z]", turn.answer))
         got = "Chinese" if cjk and cjk * 3 >= letters * 0.5 else "English"
         if got != want:
@@ -179,10 +180,11 @@ class EvalEnv:
     """A private copy of the demo hospital and case index for one eval run."""
 
     def __init__(self, suites: list[Suite], root: Path | None = None, log=print):
+        from agent.app.settings import Settings
         from agent.runtime import build_context, build_index
-        from agent.settings import Settings
-        from knowledge.cases_demo import CaseRecord, generate_cases, write_cases
+        from knowledge.cases_demo import generate_cases
         from knowledge.demo import generate
+        from knowledge.records import CaseRecord, write_cases
 
         self._tmp = None if root else tempfile.TemporaryDirectory(prefix="wardwise-eval-")
         root = Path(root or self._tmp.name)

@@ -1,0 +1,1 @@
+"""Application services below the turn loop: settings, users and sessions, audit trail, chat history."""

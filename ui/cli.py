@@ -1,0 +1,93 @@
+"""The ``wardwise`` command line as installed: the agent's commands (``agent.cli``) plus the
+front doors that live in this layer: ``up`` (model server + chat page), ``serve`` (the
+OpenAI-compatible API) and ``bench load`` (concurrent conversations against ``serve``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+
+from agent.app.settings import Settings
+from agent.cli import app, bench_app, build_service, emit_rows, fail, log, open_users_for_service
+from agent.runtime import open_users
+from ui.load import FIELDS, run_load
+
+__all__ = ["app"]
+
+
+@app.command()
+def up(
+    port: int = typer.Option(None, help="page port (default: WARDWISE_PORT, 7860)"),
+) -> None:
+    """Start the embedded model (unless WARDWISE_LLM_URL is set) and the chat page."""
+    from ui.app import launch  # gradio: heavy, only for the page
+
+    settings = Settings()
+    users = open_users_for_service(settings, open_users, first_admin=True)
+    agent, server = build_service(settings)
+    try:
+        launch(agent, settings, port=port or settings.port, users=users)
+    finally:
+        if server:
+            server.stop()
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="bind address (default: WARDWISE_HOST)"),
+    port: int = typer.Option(8000, help="port"),
+) -> None:
+    """Serve the whole agent as an OpenAI-compatible API (/v1/chat/completions, /v1/models)."""
+    import uvicorn
+
+    from ui.serve import create_app  # fastapi app: only for the API
+
+    settings = Settings()
+    users = open_users_for_service(settings, open_users)
+    agent, server = build_service(settings)
+    try:
+        uvicorn.run(
+            create_app(agent, users),
+            host=host or settings.host,
+            port=port,
+            log_level=settings.log_level.lower(),
+        )
+    finally:
+        if server:
+            server.stop()
+
+
+@bench_app.command("load")
+def bench_load(
+    sessions: int = typer.Option(20, help="concurrent conversations"),
+    turns: int = typer.Option(1, help="turns per conversation (follow-ups use the history)"),
+    model: str = typer.Option("fake", help="fake, embedded or an OpenAI-compatible base URL"),
+    fake_delay: float = typer.Option(0.5, help="seconds per call of the fake model"),
+    as_json: bool = typer.Option(
+        False, "--json", help='print {"sessions", "lost", "crossed", "p50_s", "p95_s", ...}'
+    ),
+) -> None:
+    """Concurrent conversations against `wardwise serve` on 127.0.0.1: lost and crossed
+    answers, p50/p95 turn seconds, and Wardwise's own share of a turn's time."""
+    if sessions < 1 or turns < 1:
+        fail("--sessions and --turns must be at least 1")
+    row = run_load(
+        Settings(), sessions=sessions, turns=turns, model=model, fake_delay=fake_delay, log=log
+    )
+    if as_json:
+        typer.echo(json.dumps({k: row[k] for k in FIELDS}))
+    else:
+        emit_rows([row], False)
+    if row["lost"] or row["crossed"]:
+        raise typer.Exit(1)
+
+
+def main() -> None:  # pragma: no cover
+    """Run the command line (``python -m ui.cli``)."""
+    sys.exit(app())
+
+
+if __name__ == "__main__":
+    main()
