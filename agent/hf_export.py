@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from agent.models import MODELS, ModelSpec, model_path
+from agent.models import MODELS, ModelSpec, model_path, pull
 
 STAMP = ".wardwise-source-sha256"
 
@@ -71,8 +71,6 @@ def export(spec: ModelSpec, cache_dir: Path, log=print) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from agent.models import pull
-
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="qwen2.5-coder-0.5b", choices=list(MODELS))
     default_cache = os.environ.get("WARDWISE_CACHE", Path.home() / ".cache" / "wardwise")

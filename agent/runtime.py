@@ -5,11 +5,21 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from agent.app.audit import AuditLog
+from agent.app.auth import UserStore
+from agent.app.history import ChatHistory
 from agent.app.settings import Settings
+from agent.graph import Agent
+from agent.llm import connect, make_chat_model
 from knowledge import hospital as hospital_data
+from knowledge.cases_demo import generate_cases
+from knowledge.demo import generate
+from knowledge.records import read_cases, write_cases
+from knowledge.store import CaseIndex
 from tools.forecast import CHECKPOINT, Forecaster
 from tools.plan_store import PlanStore
 from tools.registry import ToolContext
+from tools.result import ToolError
 from tools.roles import HOST, Caller, Role, require
 
 
@@ -17,14 +27,9 @@ def ensure_demo(settings: Settings, log=print) -> None:
     """First run: generate the demo hospital and case records and index them."""
     data = Path(settings.data_dir)
     if not (data / "wards.csv").exists():
-        from knowledge.demo import generate
-
         log(f"no hospital data yet: generating the demo hospital in {data}")
         generate(data)
     if not (data / "cases.jsonl").exists():
-        from knowledge.cases_demo import generate_cases
-        from knowledge.records import write_cases
-
         write_cases(data / "cases.jsonl", generate_cases())
     if settings.chroma_url:
         if open_case_index(settings).count() == 0:
@@ -35,7 +40,6 @@ def ensure_demo(settings: Settings, log=print) -> None:
 
 def build_index(settings: Settings, log=print, caller: Caller = HOST) -> int:
     """Rebuild the case index from ``cases.jsonl``: an admin's job (the host CLI is one)."""
-    from knowledge.records import read_cases
 
     require(caller.role, "ingest")
 
@@ -50,7 +54,6 @@ def build_index(settings: Settings, log=print, caller: Caller = HOST) -> int:
 
 def open_case_index(settings: Settings):
     """The case index: the Chroma server at ``chroma_url`` if set, else the ``index_dir`` folder."""
-    from knowledge.store import CaseIndex
 
     if settings.chroma_url:
         return CaseIndex(server_url=settings.chroma_url)
@@ -81,7 +84,6 @@ def build_context(settings: Settings, caller: Caller | None = None) -> ToolConte
 
 def warm_forecaster(ctx: ToolContext, log=print) -> None:
     """Load the ward models now (training them on a first run) so no question waits for it."""
-    from tools.result import ToolError
 
     fc = ctx.forecaster
     path = fc.checkpoint_dir
@@ -104,14 +106,10 @@ def database_url(url: str | None, folder: Path, filename: str) -> str:
 
 
 def open_audit(settings: Settings):
-    from agent.app.audit import AuditLog
-
     return AuditLog(database_url(settings.audit_url, settings.audit_dir, "audit.db"))
 
 
 def open_history(settings: Settings):
-    from agent.app.history import ChatHistory
-
     return ChatHistory(database_url(settings.history_url, settings.history_dir, "chat.db"))
 
 
@@ -148,7 +146,6 @@ def setup_logging(settings: Settings) -> Path:
 
 def open_users(settings: Settings):
     """The users and sessions store (SQLite ``users.db`` in the data dir by default)."""
-    from agent.app.auth import UserStore
 
     return UserStore(
         database_url(settings.users_url, settings.data_dir, "users.db"),
@@ -164,8 +161,6 @@ def build_agent(settings: Settings, log=print, caller: Caller | None = None):
     signed-in caller with every turn). Returns ``(agent, embedded_server_or_None)``; stop the
     server when done.
     """
-    from agent.graph import Agent
-    from agent.llm import connect, make_chat_model
 
     setup_logging(settings)
     ensure_demo(settings, log=log)

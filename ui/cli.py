@@ -11,7 +11,6 @@ import typer
 
 from agent.app.settings import Settings
 from agent.cli import app, bench_app, build_service, emit_rows, fail, log, open_users_for_service
-from agent.runtime import open_users
 from ui.load import FIELDS, run_load
 
 __all__ = ["app"]
@@ -22,7 +21,8 @@ def up(
     port: int = typer.Option(None, help="page port (default: WARDWISE_PORT, 7860)"),
 ) -> None:
     """Start the embedded model (unless WARDWISE_LLM_URL is set) and the chat page."""
-    from ui.app import launch  # gradio: heavy, only for the page
+    from agent.runtime import open_users  # heavy: torch, chromadb, langchain
+    from ui.app import launch  # heavy: gradio
 
     settings = Settings()
     users = open_users_for_service(settings, open_users, first_admin=True)
@@ -42,7 +42,8 @@ def serve(
     """Serve the whole agent as an OpenAI-compatible API (/v1/chat/completions, /v1/models)."""
     import uvicorn
 
-    from ui.serve import create_app  # fastapi app: only for the API
+    from agent.runtime import open_users  # heavy: torch, chromadb, langchain
+    from ui.serve import create_app  # heavy: fastapi
 
     settings = Settings()
     users = open_users_for_service(settings, open_users)

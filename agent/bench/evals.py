@@ -43,7 +43,12 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from pydantic import BaseModel, Field
 
 from agent import grounding
+from agent.app.settings import Settings
 from agent.graph import Turn, detect_language
+from agent.runtime import build_context, build_index
+from knowledge.cases_demo import generate_cases
+from knowledge.demo import generate
+from knowledge.records import CaseRecord, write_cases
 from knowledge.text import count_cjk
 from tools.roles import Caller, Role
 
@@ -180,12 +185,6 @@ class EvalEnv:
     """A private copy of the demo hospital and case index for one eval run."""
 
     def __init__(self, suites: list[Suite], root: Path | None = None, log=print):
-        from agent.app.settings import Settings
-        from agent.runtime import build_context, build_index
-        from knowledge.cases_demo import generate_cases
-        from knowledge.demo import generate
-        from knowledge.records import CaseRecord, write_cases
-
         self._tmp = None if root else tempfile.TemporaryDirectory(prefix="wardwise-eval-")
         root = Path(root or self._tmp.name)
         self.settings = Settings(

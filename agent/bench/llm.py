@@ -23,6 +23,7 @@ import yaml
 
 from agent.app.settings import Settings
 from agent.graph import Agent, Turn
+from agent.hf_export import hf_dir, is_exported
 from agent.llm import (
     EmbeddedServer,
     LLMUnavailable,
@@ -32,6 +33,7 @@ from agent.llm import (
     vllm_python,
 )
 from agent.models import MODELS, pull
+from agent.runtime import build_context, ensure_demo
 from tools.registry import validate_arguments
 from tools.result import ToolError
 
@@ -96,7 +98,6 @@ def bench_llm(
     log=print,
 ):
     """Rows for every model x server x method asked for (see the module docstring)."""
-    from agent.runtime import build_context, ensure_demo
 
     unknown = set(servers) - set(SERVERS)
     if unknown:
@@ -148,7 +149,6 @@ def bench_llm(
 
 def export_for_vllm(spec, cache_dir: Path, log=print) -> Path:
     """The model folder vLLM serves, converted by vLLM's own environment when missing."""
-    from agent.hf_export import hf_dir, is_exported
 
     if not is_exported(spec, cache_dir):
         python = vllm_python(cache_dir)

