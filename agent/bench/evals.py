@@ -186,7 +186,7 @@ class EvalEnv:
 
     def __init__(self, suites: list[Suite], root: Path | None = None, log=print):
         self._tmp = None if root else tempfile.TemporaryDirectory(prefix="wardwise-eval-")
-        root = Path(root or self._tmp.name)
+        root = Path(root) if root else Path(self._tmp.name)  # type: ignore[union-attr]
         self.settings = Settings(
             data_dir=root / "data", index_dir=root / "index", audit_dir=root / "audit"
         )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -93,7 +94,7 @@ def bench_llm(
     models: list[str],
     methods: list[str],
     *,
-    servers: list[str] = SERVERS,
+    servers: Sequence[str] = SERVERS,
     limit: int = 0,
     log=print,
 ):
@@ -131,7 +132,7 @@ def bench_llm(
                     rows += _rows(settings, server, key, name, "llama-cpp", todo, ctx, qs, log)
         todo = [m for m in methods if m in VLLM_METHODS]
         if "vllm-cpu" in servers and todo:
-            server = VLLMServer(
+            vllm = VLLMServer(
                 export_for_vllm(spec, Path(settings.cache_dir), log=log),
                 alias=key,
                 port=settings.embedded_port + 2,
@@ -141,8 +142,8 @@ def bench_llm(
                 log_path=Path(settings.cache_dir) / "bench-vllm.log",
             )
             log(f"starting vLLM on {key} (a cold start compiles the model for minutes) ...")
-            with server:
-                rows += _rows(settings, server, key, "vllm-cpu 0.32 (hermes)", "openai", todo,
+            with vllm:
+                rows += _rows(settings, vllm, key, "vllm-cpu 0.32 (hermes)", "openai", todo,
                               ctx, qs, log)  # fmt: skip
     return rows
 

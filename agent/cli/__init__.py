@@ -18,6 +18,7 @@ from agent.app.settings import Settings
 from agent.cli.knowledge import register as register_knowledge
 from agent.cli.output import emit_rows, fail, log
 from agent.models import MODELS, PullError, pull
+from agent.servers import exit_on_signals
 from knowledge.cases_demo import generate_cases
 from knowledge.records import write_cases
 from tools.allocation.cli import register as register_allocation
@@ -270,8 +271,8 @@ def eval_(
     from agent.graph import Agent  # heavy: langchain
     from agent.llm import LLMUnavailable, connect, make_chat_model  # heavy: langchain, openai
 
-    overrides = {"llm_url": model_url} if model_url else {}
-    settings = Settings(**overrides)
+    exit_on_signals()  # SIGTERM, SIGINT, SIGHUP: stop the model server, exit 128 + n
+    settings = Settings(llm_url=model_url) if model_url else Settings()
     suites = evals.load_suites(path)
     try:
         base_url, dialect, server = connect(settings, log=log)

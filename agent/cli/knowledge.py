@@ -12,6 +12,12 @@ from agent.app.settings import Settings
 from agent.cli.output import fail, print_table
 
 
+def _need(settings: Settings | None) -> Settings:
+    """The settings read above whenever a path they give is needed."""
+    assert settings is not None
+    return settings
+
+
 def ingest_cases(
     paths: list[Path] = typer.Argument(
         None, help="FHIR R4 bundle files or folders (*.json), or flat CSV files (*.csv)"
@@ -46,15 +52,13 @@ def ingest_cases(
     missing = [p for p in paths if not p.exists()]
     if missing:
         fail(f"not found: {', '.join(str(p) for p in missing)}")
-    settings = None
-    if key_file is None or (index_dir is None and not chroma_url):
-        settings = Settings()
-    key_path = key_file or Path(settings.data_dir) / "deid.key"  # type: ignore[union-attr]
+    settings = Settings() if key_file is None or (index_dir is None and not chroma_url) else None
+    key_path = key_file or Path(_need(settings).data_dir) / "deid.key"
     deid = Deidentifier(load_key(key_path))
     if chroma_url:
         index = CaseIndex(server_url=chroma_url)
     else:
-        index = CaseIndex(index_dir or Path(settings.index_dir))  # type: ignore[union-attr]
+        index = CaseIndex(index_dir or Path(_need(settings).index_dir))
 
     csvs = [p for p in paths if p.is_file() and p.suffix.lower() == ".csv"]
     bundles = bundle_files([p for p in paths if p not in csvs])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from typing import NoReturn
 
 import typer
 from rich import box
@@ -11,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``error: message`` in red on stderr and exit with ``code`` (2: bad input)."""
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
