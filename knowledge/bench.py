@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from knowledge.cases_demo import generate_cases
 from knowledge.ddxplus import Patient, load_pathologies, read_patients, render_query, to_record
 from knowledge.differential import rank_differential
 from knowledge.store import Candidate, CaseIndex, Method, query_language, rank
@@ -340,8 +341,6 @@ def _scale(
     seed: int,
     log: Callable[[str], None],
 ) -> dict:
-    from knowledge.cases_demo import generate_cases
-
     out: dict = {}
     sizes = sorted(s for s in sizes if s > 0)
     if not sizes:

@@ -27,7 +27,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
 
-from knowledge.cases_demo import CaseRecord, age_band
+from knowledge.records import CaseRecord, age_band
 
 Lang = Literal["en", "zh"]
 

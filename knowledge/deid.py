@@ -34,6 +34,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from knowledge.text import CJK_CLASS
+
 KEY_BYTES = 32
 MAX_SHIFT_DAYS = 365
 
@@ -84,16 +86,18 @@ _LONG_DIGITS = re.compile(r"(?<![\d.])\d{7,}(?![\d.])")
 _TITLE_NAME = re.compile(
     r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?\s+[A-Z][a-zA-Z'-]+(?:\s+[A-Z][a-zA-Z'-]+)?"
 )
+_HAN = f"[{CJK_CLASS}]"  # one CJK ideograph
+_HAN_OR_DIGIT = rf"[{CJK_CLASS}\d]"
 _ZH_NAME = re.compile(
-    r"(?:姓名|患者姓名)\s*[:：]\s*\S{1,4}|[\u4e00-\u9fff]{1,3}(?:先生|女士|小姐|老师)"
+    rf"(?:姓名|患者姓名)\s*[:：]\s*\S{{1,4}}|{_HAN}{{1,3}}(?:先生|女士|小姐|老师)"
 )
 _STREET = re.compile(
     r"\b\d{1,6}\s+(?:[A-Z][a-zA-Z'-]*\s+){1,4}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|"
     r"Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Vale|Square|Sq|Highway|Hwy)\b"
 )
 _ZH_ADDRESS = re.compile(
-    r"[\u4e00-\u9fff]{2,}(?:省|市|区|县)[\u4e00-\u9fff\d]*(?:路|街|道|巷|弄|村)[\d\-]+号?"
-    r"(?:[\u4e00-\u9fff\d]*(?:栋|楼|室|单元))*"
+    rf"{_HAN}{{2,}}(?:省|市|区|县){_HAN_OR_DIGIT}*(?:路|街|道|巷|弄|村)[\d\-]+号?"
+    rf"(?:{_HAN_OR_DIGIT}*(?:栋|楼|室|单元))*"
 )
 _OLD_AGE_EN = re.compile(r"\b(?:9\d|1[0-4]\d)(?=[- ]?(?:years?|yrs?|y/?o)\b)", re.I)
 _OLD_AGE_ZH = re.compile(r"(?<!\d)(?:9\d|1[0-4]\d)\s*(?:岁|周岁)")
@@ -180,6 +184,7 @@ class Deidentifier:
         return n - MAX_SHIFT_DAYS if n < MAX_SHIFT_DAYS else n - MAX_SHIFT_DAYS + 1
 
     def shift(self, d: date, patient_key: str) -> date:
+        """``d`` moved by this patient's date offset (:meth:`shift_days`)."""
         return d + timedelta(days=self.shift_days(patient_key))
 
     def scrub(self, text: str, ids: Identifiers | None = None, shift_days: int = 0) -> str:

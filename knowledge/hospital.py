@@ -59,6 +59,8 @@ class Ward(BaseModel):
 
 
 class DailyRow(BaseModel):
+    """One ward's day in ``daily.csv``: admissions, discharges and the midnight census."""
+
     date: date
     ward_id: str = Field(min_length=1)
     admissions: int = Field(ge=0)

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field, ValidationError
 
-from knowledge.cases_demo import CaseRecord, age_band
+from knowledge.cases_demo import generate_cases
 from knowledge.deid import Deidentifier, Identifiers
+from knowledge.records import CaseRecord, age_band
 from knowledge.store import query_language, strip_injections
 
 if TYPE_CHECKING:
@@ -286,8 +287,6 @@ def count_rows(path: Path | str) -> int:
 
 def demo_sources(n: int = 500, seed: int = 7, end: date | None = None) -> Iterator[SourceCase]:
     """The demo generator's records as sources (they carry no identifiers)."""
-    from knowledge.cases_demo import generate_cases
-
     for r in generate_cases(n, seed=seed, end=end):
         yield SourceCase(
             source_id=r.record_id,

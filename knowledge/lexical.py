@@ -23,10 +23,10 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-TOKENIZER_VERSION = "lex-1"
+from knowledge.text import CJK_CLASS
 
 _WORD = re.compile(r"[a-z0-9]+(?:[./'][a-z0-9]+)*")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_CJK = re.compile(f"[{CJK_CLASS}]+")
 _CLAUSE = re.compile(r"\.(?!\d)|,(?!\d)|[;:!?()\[\]\n，。；：！？、（）]")
 _STOP = frozenset(
     """a an and are as at be but by for from had has have he her his if in into is it its
@@ -107,6 +107,7 @@ class BM25Index:
         self._dirty = True
 
     def remove(self, doc_ids: Iterable[str]) -> None:
+        """Drop these documents; ids not in the index are ignored."""
         for d in doc_ids:
             if self._docs.pop(d, None) is not None:
                 self._attrs.pop(d, None)
@@ -197,6 +198,7 @@ class BM25Index:
 
     @property
     def ids(self) -> list[str]:
+        """Every document id, in matrix row order."""
         if self._dirty:
             self._build()
         return self._ids

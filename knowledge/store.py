@@ -42,10 +42,11 @@ from urllib.parse import urlparse
 import numpy as np
 from pydantic import BaseModel, Field
 
-from knowledge.cases_demo import CaseRecord
+from knowledge.errors import ToolError
 from knowledge.fusion import Fusion, Pool, TuneReport, fit, pseudo_query
 from knowledge.lexical import BM25Index, tokenize
-from tools.result import ToolError
+from knowledge.records import CaseRecord
+from knowledge.text import has_cjk
 
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
@@ -66,7 +67,6 @@ HNSW = {"space": "cosine", "ef_construction": 200, "ef_search": 1000, "max_neigh
 # whatever the collection was created with.
 SEARCH_EF = 1000
 _PAGE = 2000
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
 Method = Literal["hybrid", "dense", "lexical"]
 TuningQuery = tuple[str, str, str]  # (query text, its true diagnosis, record id to leave out)
@@ -94,7 +94,7 @@ def default_encoder() -> Encoder:
 
 def query_language(text: str) -> str:
     """``"zh"`` when the text has any CJK ideograph, else ``"en"``."""
-    return "zh" if _CJK.search(text) else "en"
+    return "zh" if has_cjk(text) else "en"
 
 
 class CaseHit(BaseModel):
@@ -135,9 +135,11 @@ class CaseFilter(BaseModel):
     admitted_to: date | None = None
 
     def empty(self) -> bool:
+        """Whether no condition is set (every record passes)."""
         return not (self.ward_id or self.age_bands or self.admitted_from or self.admitted_to)
 
     def chroma(self) -> dict | None:
+        """The conditions as a Chroma ``where`` clause; ``None`` when there are none."""
         conds: list[dict] = []
         if self.ward_id:
             conds.append({"ward_id": self.ward_id})
@@ -152,6 +154,7 @@ class CaseFilter(BaseModel):
         return conds[0] if len(conds) == 1 else {"$and": conds}
 
     def lexical(self) -> dict | None:
+        """The conditions as a :meth:`BM25Index.search` filter; ``None`` when there are none."""
         where: dict[str, object] = {}
         if self.ward_id:
             where["ward_id"] = self.ward_id
@@ -333,6 +336,7 @@ class CaseIndex:
 
     @property
     def encoder(self) -> Encoder:
+        """The sentence encoder, :func:`default_encoder` unless one was injected."""
         if self._encoder is None:
             self._encoder = default_encoder()
         return self._encoder
@@ -658,6 +662,7 @@ class Candidate:
     score: float = 0.0
 
     def hit(self) -> CaseHit:
+        """This candidate as a search result, its snippet re-checked for injected lines."""
         meta = self.meta
         # Re-check at read time too: the index may predate a pattern.
         clean, removed = strip_injections(self.doc)

@@ -14,14 +14,10 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from knowledge.cases_demo import (  # noqa: E402
-    WARD_IDS,
-    CaseRecord,
-    generate_cases,
-    read_cases,
-    write_cases,
-)
+from knowledge.cases_demo import WARD_IDS, generate_cases  # noqa: E402
+from knowledge.records import CaseRecord, read_cases, write_cases  # noqa: E402
 from knowledge.store import CaseIndex, strip_injections  # noqa: E402
+from knowledge.text import has_cjk  # noqa: E402
 from tools.cases import CasesResult, search_cases  # noqa: E402
 from tools.result import ToolError  # noqa: E402
 
@@ -64,7 +60,7 @@ def test_generation_is_seeded_bilingual_and_complete():
         assert re.fullmatch(r"0-9|[1-8]0-[1-8]9|90\+", r.age_band)
         assert re.fullmatch(r"[A-Z]\d{2}\.\d{1,2}", r.icd10)
     zh = [r for r in a if r.lang == "zh"]
-    assert all(re.search(r"[\u4e00-\u9fff]", r.text) for r in zh)
+    assert all(has_cjk(r.text) for r in zh)
 
 
 def test_generation_is_deidentified():

@@ -20,10 +20,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from agent.fake import ScriptedChatModel  # noqa: E402
 from agent.graph import Agent  # noqa: E402
-from knowledge.cases_demo import CaseRecord, generate_cases  # noqa: E402
+from knowledge.cases_demo import generate_cases  # noqa: E402
 from knowledge.deid import Deidentifier  # noqa: E402
 from knowledge.hospital import DAILY_COLUMNS, Hospital, Ward  # noqa: E402
 from knowledge.ingest import SourceCase, deidentify  # noqa: E402
+from knowledge.records import CaseRecord  # noqa: E402
 from knowledge.store import CaseIndex  # noqa: E402
 from tools.registry import ToolContext  # noqa: E402
 from tools.result import ToolError  # noqa: E402

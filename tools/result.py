@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from knowledge.errors import ToolError
+
+__all__ = ["ErrorResult", "Fact", "ToolError", "ToolResult"]
+
 
 class Fact(BaseModel):
     """One labelled number (or short value) that an answer may quote."""
@@ -41,18 +45,10 @@ class ErrorResult(ToolResult):
     hint: str = ""
 
 
-class ToolError(Exception):
-    """An expected failure (unknown ward, infeasible plan, empty history).
+def _error_result(self: ToolError) -> ErrorResult:
+    """An expected failure (:class:`knowledge.errors.ToolError`) as the model and user see it."""
+    return ErrorResult(summary=self.message, error=self.code, hint=self.hint)
 
-    Tools raise it; the agent and the CLI turn it into an :class:`ErrorResult` or a clear
-    message. Anything else a tool raises is a bug and propagates.
-    """
 
-    def __init__(self, code: str, message: str, hint: str = ""):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.hint = hint
-
-    def to_result(self) -> ErrorResult:
-        return ErrorResult(summary=self.message, error=self.code, hint=self.hint)
+# ToolError lives in knowledge (the case index raises it too); rendering it is this layer's job.
+ToolError.to_result = _error_result  # type: ignore[method-assign]
