@@ -7,9 +7,11 @@ digest and a length, never verbatim: the audit proves what happened without hold
 SQLite by default (``sqlite:///...``); any SQLAlchemy URL (PostgreSQL) works.
 
 Append-only is enforced by the database too: triggers refuse ``UPDATE`` and ``DELETE`` (and
-``TRUNCATE`` on PostgreSQL). Appends are serialised (a lock in the process, and the database's
-write lock taken *before* the last hash is read: ``BEGIN IMMEDIATE`` on SQLite, ``LOCK TABLE``
-on PostgreSQL), so concurrent turns, or two processes on one database, never fork the chain.
+``TRUNCATE`` on PostgreSQL); they are part of the schema, made by the store's migrations
+(:mod:`agent.app.db`, revisions in ``migrations/audit/``). Appends are serialised (a lock in
+the process, and the database's write lock taken *before* the last hash is read: ``BEGIN
+IMMEDIATE`` on SQLite, ``LOCK TABLE`` on PostgreSQL), so concurrent turns, or two processes on
+one database, never fork the chain.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import threading
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+
+from agent.app import db
 
 GENESIS = "0" * 64
 _meta = sa.MetaData()
@@ -35,6 +39,7 @@ records = sa.Table(
     sa.Column("prev", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False, unique=True),
 )
+STORE = db.Store("audit", _meta, baseline_tables=("audit",))
 
 
 class AuditError(RuntimeError):
@@ -55,14 +60,6 @@ def _hash(prev: str, row: dict) -> str:
     return hashlib.sha256((prev + _canonical(row)).encode("utf-8")).hexdigest()
 
 
-_PG_APPEND_ONLY = """
-CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$;
-CREATE OR REPLACE TRIGGER audit_no_change BEFORE UPDATE OR DELETE OR TRUNCATE ON audit
-FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
-"""
-
-
 def _sqlite_engine(url: str) -> sa.Engine:
     """SQLite with transactions begun by us: ``BEGIN IMMEDIATE`` takes the write lock first."""
     engine = sa.create_engine(url, connect_args={"timeout": 30})
@@ -78,8 +75,10 @@ def _sqlite_engine(url: str) -> sa.Engine:
     return engine
 
 
-def _reason(e: sa.exc.SQLAlchemyError) -> str:
+def _reason(e: Exception) -> str:
     """The database's own words (``database or disk is full``), without the SQL or its values."""
+    if isinstance(e, db.MigrationError):
+        return str(e)
     orig = getattr(e, "orig", None)
     return str(orig).splitlines()[0] if orig is not None else type(e).__name__
 
@@ -93,18 +92,8 @@ class AuditLog:
         self.engine = _sqlite_engine(url) if sqlite else sa.create_engine(url)
         self._lock = threading.Lock()
         try:
-            _meta.create_all(self.engine)
-            with self.engine.begin() as c:
-                if sqlite:
-                    for op in ("UPDATE", "DELETE"):
-                        c.exec_driver_sql(
-                            f"CREATE TRIGGER IF NOT EXISTS audit_no_{op.lower()} BEFORE {op} "
-                            "ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); "
-                            "END"
-                        )
-                elif self.engine.dialect.name == "postgresql":
-                    c.exec_driver_sql(_PG_APPEND_ONLY)
-        except sa.exc.SQLAlchemyError as e:
+            db.upgrade(self.engine, STORE)
+        except (sa.exc.SQLAlchemyError, db.MigrationError) as e:
             raise AuditError(f"the audit trail could not be opened: {_reason(e)}") from e
 
     def append(self, kind: str, session: str, role: str, payload: dict) -> str:
@@ -141,6 +130,7 @@ class AuditLog:
         return True, n, f"{n} records, chain intact"
 
     def rows(self) -> list[dict]:
+        """Every record, oldest first, as a dict of its columns."""
         with self.engine.connect() as c:
             return [
                 dict(r) for r in c.execute(sa.select(records).order_by(records.c.id)).mappings()

@@ -10,7 +10,8 @@ the same bcrypt check as a known one, so timing does not reveal which names exis
 
 Users are managed only on the host (``wardwise users ...``): neither the page nor the API
 exposes user management. SQLite in the data dir by default (``users.db``, mode 0600); any
-SQLAlchemy URL works (same conventions as :mod:`agent.app.audit`). The clock is injectable.
+SQLAlchemy URL works (same conventions as :mod:`agent.app.audit`); the tables are made and
+upgraded by the store's migrations (:mod:`agent.app.db`). The clock is injectable.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 import bcrypt
 import sqlalchemy as sa
 
+from agent.app import db
 from tools.roles import Caller, Role, parse_role
 
 MIN_PASSWORD = 8
@@ -58,6 +60,7 @@ sessions = sa.Table(
     sa.Column("created", sa.Float, nullable=False),
     sa.Column("expires", sa.Float, nullable=False),
 )
+STORE = db.Store("users", _meta, baseline_tables=("users", "sessions"))
 
 
 class AuthError(Exception):
@@ -70,6 +73,8 @@ class UserError(ValueError):
 
 @dataclass(frozen=True)
 class UserInfo:
+    """A user as listed: never the password hash."""
+
     name: str
     role: Role
     created: datetime
@@ -78,6 +83,8 @@ class UserInfo:
 
 @dataclass(frozen=True)
 class Session:
+    """A signed-in session: the token (shown once to the client), who holds it, until when."""
+
     token: str
     caller: Caller
     expires: datetime
@@ -87,8 +94,12 @@ def _sha(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def _at(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
 def _when(ts: float | None) -> datetime | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC)
+    return None if ts is None else _at(ts)
 
 
 def check_password(password: str) -> bytes:
@@ -102,6 +113,18 @@ def check_password(password: str) -> bytes:
 
 
 class UserStore:
+    """Users and their sessions on one database (``url``: any SQLAlchemy URL).
+
+    Args:
+        url: the database.
+        session_minutes: a session ends after this many minutes without use.
+        session_max_hours: and in any case this many hours after sign-in.
+        max_failures: wrong passwords in a row before the user is locked out.
+        lockout_minutes: how long a lockout lasts.
+        rounds: the bcrypt cost (4 in tests, 12 in service).
+        clock: seconds since the epoch, now.
+    """
+
     def __init__(
         self,
         url: str,
@@ -114,7 +137,7 @@ class UserStore:
         clock: Callable[[], float] = time.time,
     ):
         self.engine = sa.create_engine(url, future=True)
-        _meta.create_all(self.engine)
+        db.upgrade(self.engine, STORE)
         if self.engine.dialect.name == "sqlite":
             path = self.engine.url.database
             if path and path != ":memory:" and Path(path).exists():
@@ -129,6 +152,7 @@ class UserStore:
 
     # -- users (host CLI only) ----------------------------------------------------------
     def add(self, name: str, password: str, role: Role | str) -> UserInfo:
+        """Add a user; raise :class:`UserError` for a bad name or password, or a duplicate."""
         name = name.strip()
         if not _NAME.match(name):
             raise UserError(
@@ -151,7 +175,7 @@ class UserStore:
                 )
         except sa.exc.IntegrityError:
             raise UserError(f"user {name!r} already exists") from None
-        return UserInfo(name, role, _when(now), None)
+        return UserInfo(name, role, _at(now), None)
 
     def remove(self, name: str) -> None:
         """Delete the user and end all their sessions."""
@@ -173,14 +197,16 @@ class UserStore:
             c.execute(sessions.delete().where(sessions.c.user_id == uid))
 
     def list_users(self) -> list[UserInfo]:
+        """Every user, by name."""
         with self.engine.connect() as c:
             rows = c.execute(sa.select(users).order_by(users.c.name)).mappings()
             return [
-                UserInfo(r["name"], Role(r["role"]), _when(r["created"]), _when(r["last_sign_in"]))
+                UserInfo(r["name"], Role(r["role"]), _at(r["created"]), _when(r["last_sign_in"]))
                 for r in rows
             ]
 
     def count(self) -> int:
+        """How many users exist."""
         with self.engine.connect() as c:
             return c.execute(sa.select(sa.func.count()).select_from(users)).scalar_one()
 
@@ -195,6 +221,7 @@ class UserStore:
         """Check the password and open a session; raise :class:`AuthError` if refused."""
         now = self.clock()
         raw = (password or "").encode("utf-8")[:MAX_PASSWORD_BYTES]
+        session: Session | None = None
         with self.engine.begin() as c:  # failures are committed before the refusal is raised
             row = (
                 c.execute(sa.select(users).where(users.c.name == (name or "").strip()))
@@ -217,7 +244,6 @@ class UserStore:
                 )
                 refused = "wrong user name or password"
             else:
-                refused = ""
                 token = secrets.token_urlsafe(32)
                 expires = min(now + self.idle, now + self.max_age)
                 c.execute(
@@ -230,9 +256,10 @@ class UserStore:
                         token_sha256=_sha(token), user_id=row["id"], created=now, expires=expires
                     )
                 )
-        if refused:
+                session = Session(token, Caller(row["name"], Role(row["role"])), _at(expires))
+        if session is None:
             raise AuthError(refused)
-        return Session(token, Caller(row["name"], Role(row["role"])), _when(expires))
+        return session
 
     def resolve(self, token: str | None) -> Caller:
         """The caller of a live session, extending it; raise :class:`AuthError` if none."""
@@ -261,6 +288,7 @@ class UserStore:
         return Caller(row["name"], Role(row["role"]))
 
     def sign_out(self, token: str | None) -> None:
+        """End the session of ``token`` (nothing if there is none)."""
         if token:
             with self.engine.begin() as c:
                 c.execute(sessions.delete().where(sessions.c.token_sha256 == _sha(token)))

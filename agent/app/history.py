@@ -6,6 +6,7 @@ see again), so it is a separate database (``WARDWISE_HISTORY_URL``, default SQLi
 ``$WARDWISE_HOME/history``) to be protected and backed up like the case records, and its
 rows can be deleted (``forget``) without touching the audit chain. Only answered turns are
 stored: a turn that failed or was refused leaves the history as it was, so it can be retried.
+The table is made and upgraded by the store's migrations (:mod:`agent.app.db`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import threading
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+
+from agent.app import db
 
 _meta = sa.MetaData()
 turns = sa.Table(
@@ -25,6 +28,7 @@ turns = sa.Table(
     sa.Column("question", sa.Text, nullable=False),
     sa.Column("answer", sa.Text, nullable=False),
 )
+STORE = db.Store("history", _meta, baseline_tables=("chat_turns",))
 
 
 class ChatHistory:
@@ -35,7 +39,7 @@ class ChatHistory:
         args = {"timeout": 30} if url.startswith("sqlite") else {}
         self.engine = sa.create_engine(url, connect_args=args)
         self._lock = threading.Lock()
-        _meta.create_all(self.engine)
+        db.upgrade(self.engine, STORE)
 
     def append(self, session: str, question: str, answer: str) -> None:
         """Store one answered turn."""
