@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
@@ -42,12 +42,15 @@ import httpx
 import openai
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from agent import grounding
+from agent import grounding, policy
 from agent.app.audit import AuditError, digest
+from agent.entities import check_entities
+from agent.entities import ungrounded as ungrounded_entities
 from agent.llm import response_format, token_limit
+from agent.resolve import resolve_window
 from knowledge.text import has_cjk
 from prompts import load_prompt, prompt_version
-from tools.registry import SCHEMAS, ToolContext, call_tool
+from tools.registry import MAX_DAYS, PLAN_MAX_DAYS, SCHEMAS, ToolContext, call_tool
 from tools.result import ErrorResult, ToolError
 from tools.roles import Caller
 
@@ -64,17 +67,25 @@ PROMPTS = (
     "decision_support",
     "capabilities",
     "plan_not_optimal",
+    "refusal",
 )
 MALFORMED = "(malformed)"  # a decision that was meant as JSON but does not parse
-# Tool errors that another try with other arguments cannot fix: answer from them at once.
-# errors asking again cannot fix (a refused role, a dead store): the loop stops at them
-FINAL_ERRORS = {"timeout", "index_unavailable", "forbidden"}
-# Storing a plan changes what every ward works from: the model may set ``apply`` only when the
-# staff member's own words ask for it (small models set it on "plan beds for next week").
-APPLY_INTENT = re.compile(
-    r"\b(apply|adopt|save|store|commit|make it (the )?current)\b|采用|应用|保存|生效|设为当前",
-    re.I,
-)
+ANSWER_MODES = ("verdicts", "model")
+# Example-bank labels that are refused with a fixed reply, and the vote needed to act on one
+# against the router (a confident vote of the nearest labelled questions).
+REFUSED = ("phi", "unsafe", "injection", "off_topic")
+OVERRIDE_CONFIDENCE = 0.75
+EXAMPLES_SHOWN = 4
+# Labels whose questions code may route itself when the router chose no tool ("whatif"
+# needs the model's what-if text, so it never is).
+VOTE_TOOL = {"forecast": "forecast_beds", "plan": "plan_beds", "cases": "similar_cases"}
+
+
+class ErrorText(str):
+    """A failed tool call's summary, shown to the router for another try."""
+
+
+MAX_DAYS_BY_TOOL = {"forecast_beds": MAX_DAYS, "plan_beds": PLAN_MAX_DAYS}
 
 
 def detect_language(text: str) -> str:
@@ -115,6 +126,11 @@ class Turn:
     prompt_versions: list[str] = field(default_factory=list)
     malformed: int = 0  # decisions that were not valid JSON and were asked again
     role: str = ""
+    window: dict | None = None  # the date window read from the question by code
+    answer_verdicts: list[str] = field(default_factory=list)  # verdict ids in the answer
+    ungrounded_entities: list[str] = field(default_factory=list)
+    clarification: bool = False  # the turn asked back (which ward?) instead of running a tool
+    route: dict = field(default_factory=dict)  # the example bank's vote and who decided
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -254,9 +270,13 @@ class Agent:
         model_name: str = "",
         chats=None,
         tool_timeout: float | None = None,
+        examples=None,
+        answer_mode: str = "model",
     ):
         if mode not in ("route", "tools"):
             raise ValueError(f"mode must be 'route' or 'tools', got {mode!r}")
+        if answer_mode not in ANSWER_MODES:
+            raise ValueError(f"answer_mode must be one of {ANSWER_MODES}, got {answer_mode!r}")
         self.model = model
         self.ctx = ctx
         self.dialect = dialect
@@ -269,6 +289,8 @@ class Agent:
         self.model_name = model_name
         self.chats = chats  # a ChatHistory: memory that survives a restart
         self.tool_timeout = tool_timeout
+        self.examples = examples  # an ExampleBank: nearest labelled questions for the router
+        self.answer_mode = answer_mode
         self.memory: dict[str, list[BaseMessage]] = {}
         self._schema = route_schema(SCHEMAS)
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="wardwise-tool")
@@ -280,8 +302,30 @@ class Agent:
     def _context(self) -> dict:
         return {
             "wards": [w.model_dump() for w in self.ctx.hospital.wards],
-            "today": (self.today or date.today()).isoformat(),
+            "today": self._today().isoformat(),
         }
+
+    def _today(self) -> date:
+        return self.today or date.today()
+
+    def _first_day(self) -> date:
+        """The first day the tools answer for: the day after the last day of history."""
+        daily = self.ctx.hospital.daily
+        if daily is None or daily.empty:
+            return self._today()
+        last = daily["date"].max()
+        return (last.date() if hasattr(last, "date") else date.fromisoformat(str(last)[:10])) + (
+            timedelta(days=1)
+        )
+
+    def _examples_for(self, turn: Turn) -> list[dict]:
+        """The labelled questions nearest to this one, for the router to imitate."""
+        if self.examples is None:
+            return []
+        return [
+            {"text": n.text, "decision": json.dumps(n.decision(), ensure_ascii=False)}
+            for n in self.examples.nearest(turn.question, EXAMPLES_SHOWN)
+        ]
 
     def _timed(self, turn: Turn, purpose: str, fn):
         t0 = time.perf_counter()
@@ -303,6 +347,7 @@ class Agent:
                 tools=list(SCHEMAS.values()),
                 error=error,
                 language=turn.language,
+                examples=self._examples_for(turn),
                 **self._context(),
             )
             msgs = [SystemMessage(system), *history, HumanMessage(turn.question)]
@@ -366,6 +411,17 @@ class Agent:
         history = list(history) if history is not None else self.history(session_id)
         results: list[dict] = []
         tried: set[tuple[str, str]] = set()
+        lang = "zh" if turn.language == "Chinese" else "en"
+        window = resolve_window(question, self._today(), max_days=MAX_DAYS)
+        if window is not None:
+            turn.window = {
+                "start": window.start.isoformat(),
+                "end": window.end.isoformat(),
+                "shift": window.shift,
+            }
+        vote = self.examples.vote(question) if self.examples is not None else None
+        if vote is not None:
+            turn.route = {"label": vote[0], "confidence": round(vote[1], 3), "by": "model"}
         if not self._audit(
             ctx, turn, session_id, "turn_start", {"user": ctx.user, "question": digest(question)}
         ):
@@ -376,7 +432,11 @@ class Agent:
         try:
             decision = None
             error = None
-            for _ in range(self.max_steps):
+            answer: str | None = None  # code's own reply: a refusal or a question back
+            if vote is not None and vote[0] in REFUSED and vote[1] >= OVERRIDE_CONFIDENCE:
+                answer = self._prompt("refusal", kind=vote[0], language=turn.language)
+                turn.route["by"] = "code"
+            for _ in range(self.max_steps if answer is None else 0):
                 decision = self.decide(turn, history, error)
                 if decision.tool == MALFORMED:
                     turn.malformed += 1
@@ -384,30 +444,21 @@ class Agent:
                     continue
                 if decision.tool == "none":
                     break
-                if decision.arguments.get("apply") is True and not APPLY_INTENT.search(question):
-                    decision.arguments["apply"] = False  # a preview: nobody asked to store it
-                key = (decision.tool, json.dumps(decision.arguments, sort_keys=True, default=str))
-                if key in tried:  # the same failing call again: answer from what we have
-                    break
-                tried.add(key)
-                yield Event("tool_start", {"name": decision.tool, "arguments": decision.arguments})
-                t1 = time.perf_counter()
-                result = self._run_tool(ctx, decision.tool, decision.arguments)
-                call = ToolCall(
-                    decision.tool,
-                    decision.arguments,
-                    result.model_dump(mode="json"),
-                    round(time.perf_counter() - t1, 3),
-                )
-                turn.tool_calls.append(call)
-                results.append({"name": decision.tool, **result.reading()})
-                yield Event("tool_end", call)
-                if not isinstance(result, ErrorResult) or result.error in FINAL_ERRORS:
-                    break
-                error = result.summary
+                outcome = yield from self._call(ctx, turn, decision, window, lang, tried, results)
+                if isinstance(outcome, ErrorText):
+                    error = str(outcome)
+                    continue
+                if isinstance(outcome, str):
+                    answer = outcome  # a question back or the horizon: no tool ran
+                break
             if decision is not None and decision.tool == MALFORMED:
                 decision = Decision("none")  # never parsed: say what Wardwise can do
-            if results:
+            if answer is None and not results and vote is not None:
+                answer = yield from self._by_vote(ctx, turn, vote, window, lang, results)
+            if answer is not None and not results:
+                turn.replaced = True  # code's own words (a template): nothing to check
+                yield Event("token", answer)
+            elif results:
                 answer = yield from self._write_answer(turn, history, results)
             else:
                 answer = decision.reply if decision else ""
@@ -434,6 +485,64 @@ class Agent:
             self._remember(session_id, history, question, answer)
         self._log(turn, session_id)
         yield Event("final", turn)
+
+    def _call(self, ctx, turn: Turn, decision: Decision, window, lang: str, tried, results):
+        """Prepare (:mod:`agent.policy`), run and record one tool call, yielding its events.
+
+        Returns an :class:`ErrorText` to show the router for another try, a plain ``str``
+        when code answers instead of the tool (which ward? past the horizon?), or ``None``
+        to stop (a result, a final error, the same call twice).
+        """
+        prepared = policy.prepare(
+            decision.tool,
+            decision.arguments,
+            turn.question,
+            wards=self.ctx.hospital.wards,
+            first_day=self._first_day(),
+            window=window,
+            language=lang,
+            max_days=MAX_DAYS_BY_TOOL,
+        )
+        if prepared.message is not None:
+            turn.clarification = prepared.ward is not None and prepared.ward.status != "resolved"
+            return prepared.message
+        decision.arguments = prepared.arguments
+        key = (decision.tool, json.dumps(decision.arguments, sort_keys=True, default=str))
+        if key in tried:  # the same failing call again: answer from what we have
+            return None
+        tried.add(key)
+        yield Event("tool_start", {"name": decision.tool, "arguments": decision.arguments})
+        t1 = time.perf_counter()
+        result = self._run_tool(ctx, decision.tool, decision.arguments)
+        call = ToolCall(
+            decision.tool,
+            decision.arguments,
+            result.model_dump(mode="json"),
+            round(time.perf_counter() - t1, 3),
+        )
+        turn.tool_calls.append(call)
+        results.append({"name": decision.tool, **result.reading()})
+        yield Event("tool_end", call)
+        if not isinstance(result, ErrorResult) or result.error in policy.FINAL_ERRORS:
+            return None
+        return ErrorText(result.summary)
+
+    def _by_vote(self, ctx, turn: Turn, vote, window, lang: str, results):
+        """When the router chose no tool: a refused class gets its fixed reply, and a question
+        the nearest labelled questions confidently route to a tool runs that tool with the
+        arguments code reads from the question (ward, window, symptom text)."""
+        label, confidence = vote
+        if label in REFUSED:
+            turn.route["by"] = "code"
+            return self._prompt("refusal", kind=label, language=turn.language)
+        tool = VOTE_TOOL.get(label)
+        if tool is None or confidence < OVERRIDE_CONFIDENCE:
+            return None
+        turn.route["by"] = "code"
+        outcome = yield from self._call(ctx, turn, Decision(tool), window, lang, set(), results)
+        if isinstance(outcome, str) and not isinstance(outcome, ErrorText):
+            return outcome
+        return None
 
     def history(self, session_id: str) -> list[BaseMessage]:
         """The session's last turns as messages (from the chat store when there is one)."""
@@ -476,18 +585,11 @@ class Agent:
             ).to_result()
 
     def _labels(self, turn: Turn) -> list[str]:
-        """Labels an answer must carry whatever the model wrote: decision support for
-        similar cases, and "not proven optimal" for a plan stopped by the time limit."""
-        out = []
-        if any(c.name == "similar_cases" and c.output.get("ok") for c in turn.tool_calls):
-            out.append(self._prompt("decision_support", language=turn.language))
-        for c in turn.tool_calls:
-            status = c.output.get("status")
-            if c.name == "plan_beds" and c.output.get("ok") and status not in (None, "optimal"):
-                gap = c.output.get("gap")
-                gap = None if gap is None else round(100 * gap, 2)
-                out.append(self._prompt("plan_not_optimal", language=turn.language, gap=gap))
-        return out
+        """Labels an answer must carry whatever the model wrote (see :mod:`agent.policy`)."""
+        return [
+            self._prompt(name, language=turn.language, **variables)
+            for name, variables in policy.required_labels(turn.tool_calls)
+        ]
 
     def _log(self, turn: Turn, session_id: str) -> None:
         """One line per turn: no question, answer or tool text, only what happened."""
@@ -525,7 +627,29 @@ class Agent:
         assert final is not None
         return final
 
+    def _from_verdicts(self, turn: Turn) -> str | None:
+        """The answer built by code from the tools' verdicts in the question's language, the
+        most decisive first; None when a result has none (an error: the model explains it)."""
+        lang = "zh" if turn.language == "Chinese" else "en"
+        lines: list[str] = []
+        for call in turn.tool_calls:
+            chosen = policy.order_verdicts(call.name, call.output.get("verdicts") or [], lang)
+            if not call.output.get("ok") or not chosen:
+                return None
+            for v in chosen:
+                lines.append(v["text"])
+                turn.answer_verdicts.append(v["id"])
+        return "\n".join(lines) if lines else None
+
     def _write_answer(self, turn: Turn, history, results: list[dict]):
+        if self.answer_mode == "verdicts":
+            composed = self._from_verdicts(turn)
+            if composed is not None:
+                yield Event("token", composed)  # the conclusions first, as soon as they exist
+                self._check(turn, composed, results)
+                if not turn.grounded:  # a template that quotes a number no fact holds: a bug
+                    log.warning("verdict answer failed its own check: %s", turn.ungrounded)
+                return composed
         msgs = self._answer_messages(turn, history, results)
         t0 = time.perf_counter()
         parts: list[str] = []
@@ -556,7 +680,11 @@ class Agent:
             yield Event("replace", answer)
         self._check(turn, answer, results)
         if not turn.grounded:
-            repair = self._prompt("repair", numbers=turn.ungrounded, language=turn.language)
+            repair = self._prompt(
+                "repair",
+                numbers=turn.ungrounded + turn.ungrounded_entities,
+                language=turn.language,
+            )
             msg = self._timed(
                 turn,
                 "repair",
@@ -589,11 +717,6 @@ class Agent:
             return False
 
     def _audit_payload(self, ctx: ToolContext, turn: Turn) -> dict:
-        def safe(args: dict) -> dict:
-            return {
-                k: digest(v) if isinstance(v, str) and k == "text" else v for k, v in args.items()
-            }
-
         return {
             "user": ctx.user,
             "model": self.model_name,
@@ -602,7 +725,7 @@ class Agent:
             "tool_calls": [
                 {
                     "name": c.name,
-                    "arguments": safe(c.arguments),
+                    "arguments": policy.audit_arguments(c.name, c.arguments, digest),
                     "ok": c.output.get("ok"),
                     "output": digest(json.dumps(c.output, sort_keys=True, default=str)),
                     "seconds": c.seconds,
@@ -621,7 +744,9 @@ class Agent:
         facts = [f for r in results for f in r.get("facts", [])]
         texts = [json.dumps(c.output, ensure_ascii=False) for c in turn.tool_calls]
         report = grounding.check(answer, facts, turn.question, texts)
-        turn.grounded = report.grounded
+        entities = check_entities(answer, wards=self.ctx.hospital.wards, tool_texts=texts)
+        turn.ungrounded_entities = ungrounded_entities(entities)
+        turn.grounded = report.grounded and not turn.ungrounded_entities
         turn.ungrounded = report.ungrounded
         turn.grounding = [{"number": f.number, "fact": f.source} for f in report.findings]
 
@@ -645,4 +770,5 @@ class Agent:
             self._check(turn, answer, results)
             return answer
         turn.grounded, turn.ungrounded, turn.grounding = True, [], []
+        turn.ungrounded_entities = []
         return turn.error

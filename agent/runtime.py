@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from functools import cache
 from pathlib import Path
 
 from agent.app.audit import AuditLog
 from agent.app.auth import UserStore
 from agent.app.history import ChatHistory
 from agent.app.settings import Settings
+from agent.examples import ExampleBank
 from agent.graph import Agent
 from agent.llm import connect, make_chat_model
 from knowledge import hospital as hospital_data
@@ -173,12 +175,27 @@ def build_agent(settings: Settings, log=print, caller: Caller | None = None):
         model,
         ctx,
         dialect=dialect,
-        mode=settings.agent_mode,
-        max_steps=settings.max_steps,
-        prompt_dir=settings.prompts_dir,
         audit=audit,
         chats=open_history(settings),
         model_name=settings.llm_model,
         tool_timeout=settings.tool_timeout,
+        **agent_options(settings),
     )
     return agent, server
+
+
+@cache
+def example_bank() -> ExampleBank:
+    """The packaged example bank, embedded once per process."""
+    return ExampleBank.load()
+
+
+def agent_options(settings: Settings) -> dict:
+    """The turn loop's options from the settings (the agent, the eval and the bench share them)."""
+    return {
+        "mode": settings.agent_mode,
+        "max_steps": settings.max_steps,
+        "prompt_dir": settings.prompts_dir,
+        "answer_mode": settings.answer_mode,
+        "examples": example_bank() if settings.example_bank else None,
+    }

@@ -34,9 +34,9 @@ def test_route_tool_answer_grounded(ctx, forecaster):
         route("forecast_beds", ward="心内科", days=7),
         f"Cardiology needs up to {p90} beds (P90).",
     )
-    turn = agent.ask("How many beds will cardiology need next week?")
+    turn = agent.ask("How many beds will cardiology need?")
     assert [c.name for c in turn.tool_calls] == ["forecast_beds"]
-    assert turn.tool_calls[0].arguments == {"ward": "心内科", "days": 7}
+    assert turn.tool_calls[0].arguments == {"ward": "CARD", "days": 7}  # the ward read by code
     assert turn.grounded and not turn.repaired and turn.answer.endswith("(P90).")
     assert turn.grounding == [{"number": str(p90), "fact": "peak P90 occupied beds, next 7 days"}]
     fmt = model.calls[0]["kwargs"]["response_format"]
@@ -72,20 +72,43 @@ def test_answer_that_stays_ungrounded_is_replaced_by_the_tool_summary(ctx):
 def test_failed_tool_call_is_rerouted_with_the_error(ctx):
     agent, model = agent_with(
         ctx,
-        route("forecast_beds", ward="Narnia", days=7),
+        route("forecast_beds", ward="CARD", days=90),
         route("forecast_beds", ward="CARD", days=7),
         "Cardiology forecast ready.",
     )
-    turn = agent.ask("Beds for Narnia ward?")
+    turn = agent.ask("Beds for cardiology?")
     assert [c.output["ok"] for c in turn.tool_calls] == [False, True]
-    assert "unknown ward" in model.calls[1]["messages"][0].content
+    assert "28" in model.calls[1]["messages"][0].content  # the error names the range
 
 
 def test_max_steps_bounds_the_loop(ctx):
-    bad = [route("forecast_beds", ward=w, days=7) for w in ("Narnia", "Atlantis", "Oz")]
-    agent, _ = agent_with(ctx, *bad, "Sorry, I do not know that ward.")
-    turn = agent.ask("Narnia?")
+    bad = [route("forecast_beds", ward="CARD", days=d) for d in (90, 91, 92)]
+    agent, _ = agent_with(ctx, *bad, "Sorry, I cannot forecast that far.")
+    turn = agent.ask("Cardiology?")
     assert len(turn.tool_calls) == 3 and turn.grounded
+
+
+def test_an_unknown_ward_gets_a_question_back_naming_the_wards(ctx):
+    """The question's own words decide the ward: a ward the hospital lacks runs no tool, and
+    the answer asks which ward, naming them (the model's guess is not used)."""
+    agent, model = agent_with(ctx, route("forecast_beds", ward="ICU", days=7))
+    turn = agent.ask("Beds on the maternity ward next week?")
+    assert turn.tool_calls == [] and turn.clarification and len(model.calls) == 1
+    assert all(w.name_en in turn.answer for w in ctx.hospital.wards)
+    turn = agent_with(ctx, route("forecast_beds", ward="CARD", days=7), "好")[0].ask("心内科下周？")
+    assert turn.tool_calls[0].arguments["ward"] == "CARD" and not turn.clarification
+
+
+def test_a_date_window_is_read_by_code_and_passed_to_the_tool(ctx):
+    """ "This weekend" becomes an explicit start and length, whatever days the model wrote."""
+    agent, _ = agent_with(ctx, route("forecast_beds", ward="ORTH", days=7), "ok")
+    turn = agent.ask("Is ortho going to be tight this weekend?")
+    args = turn.tool_calls[0].arguments
+    assert args["ward"] == "ORTH" and args["days"] == 2
+    assert turn.window and turn.window["start"] == args["start"]
+    agent, _ = agent_with(ctx, route("forecast_beds", ward="ORTH", days=7))
+    turn = agent.ask("骨科未来两个月的床位？")
+    assert turn.tool_calls == [] and "28" in turn.answer  # past the horizon: the horizon
 
 
 def test_no_tool_reply_and_ungrounded_chitchat(ctx):
@@ -103,11 +126,14 @@ def test_native_tool_calls_and_tolerant_text_calls(ctx):
     )
     agent, model = agent_with(ctx, call, "ok", mode="tools")
     turn = agent.ask("ICU next 3 days?")
-    assert turn.tool_calls[0].arguments == {"ward": "ICU", "days": 3}
+    assert {k: v for k, v in turn.tool_calls[0].arguments.items() if k != "start"} == {
+        "ward": "ICU",
+        "days": 3,
+    }
     assert model.calls[0]["kwargs"]["tools"][0]["function"]["name"] == "forecast_beds"
     fenced = '```json\n{"name": "forecast_beds", "arguments": {"ward": "RESP", "days": 7}}\n```'
     agent, _ = agent_with(ctx, fenced, "ok", mode="tools")
-    assert agent.ask("呼吸科下周？").tool_calls[0].arguments == {"ward": "RESP", "days": 7}
+    assert agent.ask("呼吸科下周？").tool_calls[0].arguments["ward"] == "RESP"
 
 
 @pytest.mark.parametrize(
@@ -244,7 +270,7 @@ def test_apply_needs_the_users_own_words_and_a_refusal_is_not_retried(ctx, tmp_p
 
 
 def test_the_same_failing_call_is_not_run_twice(ctx):
-    bad = route("forecast_beds", ward="NOWARD", days=7)
-    agent, _ = agent_with(ctx, bad, bad, "There is no such ward.")
-    turn = agent.ask("How many beds will NOWARD need next week?")
+    bad = route("forecast_beds", ward="CARD", days=99)
+    agent, _ = agent_with(ctx, bad, bad, "That is too far ahead.")
+    turn = agent.ask("How many beds will cardiology need?")
     assert [c.name for c in turn.tool_calls] == ["forecast_beds"]

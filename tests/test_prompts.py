@@ -6,7 +6,12 @@ from tools.registry import SCHEMAS
 
 VARS = {
     "router": dict(
-        tools=list(SCHEMAS.values()), wards=[], today="2026-06-30", error=None, language="English"
+        tools=list(SCHEMAS.values()),
+        wards=[],
+        today="2026-06-30",
+        error=None,
+        language="English",
+        examples=[{"text": "q", "decision": "{}"}],
     ),
     "answer": dict(language="English", results=[{"name": "t", "summary": "s", "facts": []}]),
     "repair": dict(numbers=["3"], language="Chinese"),
@@ -15,6 +20,7 @@ VARS = {
     "decision_support": dict(language="English"),
     "capabilities": dict(language="Chinese"),
     "plan_not_optimal": dict(language="English", gap=8.47),
+    "refusal": dict(language="Chinese", kind="phi"),
 }
 
 

@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     agent_mode: str = Field(
         default="route", description="route (schema-constrained routing) or tools (native calls)"
     )
+    answer_mode: str = Field(
+        default="verdicts",
+        description="verdicts (the answer is the tools' verdict sentences, no second model "
+        "call) or model (the model writes the answer from the facts, checked)",
+    )
+    example_bank: bool = Field(
+        default=True, description="show the router the nearest labelled example questions"
+    )
     max_steps: int = 3
     prompts_dir: Path | None = Field(default=None, description="another copy of prompts/")
     embedded_model: str = Field(default="qwen2.5-coder-1.5b", description="key in agent/models.py")

@@ -270,6 +270,7 @@ def eval_(
     from agent.bench import evals  # heavy: langchain
     from agent.graph import Agent  # heavy: langchain
     from agent.llm import LLMUnavailable, connect, make_chat_model  # heavy: langchain, openai
+    from agent.runtime import agent_options  # heavy: torch, chromadb
 
     exit_on_signals()  # SIGTERM, SIGINT, SIGHUP: stop the model server, exit 128 + n
     settings = Settings(llm_url=model_url) if model_url else Settings()
@@ -284,13 +285,7 @@ def eval_(
         def factory(ctx):
             model = make_chat_model(settings, base_url)
             return Agent(
-                model,
-                ctx,
-                dialect=dialect,
-                mode=settings.agent_mode,
-                max_steps=settings.max_steps,
-                today=evals.EVAL_END,
-                prompt_dir=settings.prompts_dir,
+                model, ctx, dialect=dialect, today=evals.EVAL_END, **agent_options(settings)
             )
 
         results = evals.run(factory, suites, env, repeat=repeat, log=log)

@@ -1,0 +1,181 @@
+"""What the turn loop knows about each tool, in one place: how a tool's arguments are set
+from the question by code, which outputs need a label, which errors end the turn, and which
+verdicts answer a question first.
+
+The loop (:mod:`agent.graph`) stays generic: it asks this module to prepare a call, to order
+the verdicts of a result and to name the labels an answer must carry.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from agent.resolve import (
+    DateWindow,
+    WardResolution,
+    clarifying_question,
+    resolve_shift,
+    resolve_ward,
+)
+from knowledge.hospital import Ward
+
+# Errors that another try with other arguments cannot fix (a refused role, a dead store).
+FINAL_ERRORS = frozenset({"timeout", "index_unavailable", "forbidden"})
+# Storing a plan changes what every ward works from: ``apply`` only when the staff member's
+# own words ask for it (small models set it on "plan beds for next week").
+APPLY_INTENT = re.compile(
+    r"\b(apply|adopt|save|store|commit|make it (the )?current)\b|采用|应用|保存|生效|设为当前",
+    re.I,
+)
+# Free-text arguments that may carry patient details: only their digest goes to the audit.
+TEXT_ARGUMENTS = {"similar_cases": ("text",)}
+# How many similar records the differential is built from (the model asked for k=1 once).
+CASES_K = 10
+# The verdicts that answer a question first, per tool; others follow in the tool's order.
+VERDICT_ORDER = {
+    "forecast_beds": (
+        "forecast.exceeds_beds",
+        "forecast.busiest_day",
+        "forecast.range",
+        "forecast.accuracy",
+    ),
+    "plan_beds": ("plan.infeasible", "plan.covered", "plan.changes", "plan.binding"),
+    "similar_cases": ("cases.no_close_match", "cases.differential"),
+}
+# The request words before the symptoms ("Find similar cases: ...", "有类似病例吗：...").
+_REQUEST = re.compile(
+    r"^\s*(?:(?:please|can you|could you|any|are there|find|show|search|look up|get)\b[^:：?？]*?"
+    r"(?:cases?|records?|patients?)\b[^:：]*[:：]|[^:：]{0,24}(?:病例|案例|病人|患者)[^:：]{0,12}[:：])\s*",
+    re.I,
+)
+
+
+@dataclass
+class Prepared:
+    """A tool call made ready by code: the arguments to run with, or a message back."""
+
+    arguments: dict
+    message: str | None = None  # a question back (which ward?) or the horizon; no tool runs
+    ward: WardResolution | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def symptom_text(question: str) -> str:
+    """The question minus its request words: what the similar-case search should read."""
+    text = _REQUEST.sub("", question, count=1).strip()
+    return text or question.strip()
+
+
+def _window_args(window: DateWindow, first_day: date, max_days: int) -> dict:
+    """``start`` and ``days`` for a window. A window that starts before the first day the tools
+    answer for ("the next 3 days" asked before today's census is in) moves to that day whole,
+    keeping its length."""
+    start = max(window.start, first_day)
+    return {"start": start.isoformat(), "days": min(window.days, max_days)}
+
+
+def horizon_message(window: DateWindow, last_day: date, language: str) -> str:
+    """The reply to a window past what the tools can answer for."""
+    if language == "zh":
+        return (
+            f"我最多只能回答到 {last_day.isoformat()}（今天起 {(last_day - window.today).days} 天）。"
+            f"您问的时间段到 {window.end.isoformat()}，请缩短到这个范围内再问。"
+        )
+    return (
+        f"I can answer up to {last_day.isoformat()} ({(last_day - window.today).days} days from "
+        f"today). The period you asked about runs to {window.end.isoformat()}; please ask for "
+        "days within that range."
+    )
+
+
+def prepare(
+    tool: str,
+    arguments: dict,
+    question: str,
+    *,
+    wards: Sequence[Ward],
+    first_day: date,
+    window: DateWindow | None,
+    language: str,
+    max_days: dict[str, int],
+) -> Prepared:
+    """Set the arguments code reads better than the model: the ward from the question's own
+    words, the date window, the symptom text and ``k``; refuse an unasked ``apply``.
+
+    Args:
+        tool: the tool the model chose.
+        arguments: the model's arguments.
+        question: the staff member's message.
+        wards: the hospital's wards.
+        first_day: the first day the tools answer for (the day after the last day of history).
+        window: the date window read from the question, if any.
+        language: "en" or "zh", for a message back.
+        max_days: the most days each tool answers for.
+    """
+    args = dict(arguments)
+    out = Prepared(args)
+    limit = max_days.get(tool, 28)
+    if window is not None and tool in ("forecast_beds", "plan_beds"):
+        last_day = first_day + timedelta(days=limit - 1)
+        if max(window.start, first_day) + timedelta(days=window.days - 1) > last_day:
+            out.message = horizon_message(window, last_day, language)
+            return out
+        args.update(_window_args(window, first_day, limit))
+        out.notes.append(f"window {args['start']} +{args['days']}d")
+    if tool == "forecast_beds":
+        res = resolve_ward(question, wards, str(args.get("ward") or "") or None)
+        out.ward = res
+        if res.status != "resolved" or res.ward_id is None:
+            out.message = clarifying_question(res, wards, "zh" if language == "zh" else "en")
+            return out
+        args["ward"] = res.ward_id
+    elif tool == "plan_beds":
+        args["apply"] = bool(args.get("apply")) and bool(APPLY_INTENT.search(question))
+        what_if = str(args.get("what_if") or "")
+        res = resolve_ward(question, wards, None)
+        out.ward = res
+        if what_if and res.status == "resolved" and res.ward_id:
+            # the model copies the description's example ward: the question's ward wins
+            codes = {w.ward_id for w in wards}
+            args["what_if"] = re.sub(
+                r"\b(" + "|".join(map(re.escape, sorted(codes))) + r")\b", res.ward_id, what_if
+            )
+        shift = resolve_shift(question)
+        if what_if and shift and not re.search(r"\b(day|evening|night)\b", args["what_if"]):
+            args["what_if"] = f"{args['what_if']} {shift} shift"
+    elif tool == "similar_cases":
+        args["text"] = symptom_text(question)
+        args["k"] = CASES_K
+    return out
+
+
+def order_verdicts(tool: str, verdicts: list[dict], language: str) -> list[dict]:
+    """The verdicts of one result in the question's language, the most decisive first."""
+    lang = "zh" if language == "zh" else "en"
+    mine = [v for v in verdicts if v.get("language") == lang]
+    order = VERDICT_ORDER.get(tool, ())
+    rank = {vid: i for i, vid in enumerate(order)}
+    return sorted(mine, key=lambda v: rank.get(v.get("id", ""), len(order)))
+
+
+def audit_arguments(tool: str, arguments: dict, digest) -> dict:
+    """The arguments as the audit keeps them: free text only as its digest."""
+    hidden = TEXT_ARGUMENTS.get(tool, ())
+    return {k: digest(v) if k in hidden and isinstance(v, str) else v for k, v in arguments.items()}
+
+
+def required_labels(calls: Sequence) -> list[tuple[str, dict]]:
+    """The labels an answer must carry whatever the model wrote, as ``(prompt, variables)``:
+    decision support for similar cases, and "not proven optimal" for a plan stopped early."""
+    out: list[tuple[str, dict]] = []
+    if any(c.name == "similar_cases" and c.output.get("ok") for c in calls):
+        out.append(("decision_support", {}))
+    for c in calls:
+        status = c.output.get("status")
+        if c.name == "plan_beds" and c.output.get("ok") and status not in (None, "optimal"):
+            gap = c.output.get("gap")
+            out.append(("plan_not_optimal", {"gap": None if gap is None else round(100 * gap, 2)}))
+    return out
