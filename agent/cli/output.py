@@ -35,10 +35,11 @@ def emit_rows(rows: list[dict], as_json: bool) -> None:
 
 
 def print_table(rows: list[dict]) -> None:
-    """Rows (dicts with the same keys) as a plain-text table on stdout, via rich."""
+    """Rows (dicts) as a plain-text table on stdout, via rich: one column per key of any row."""
+    cols = list(dict.fromkeys(c for r in rows for c in r))  # every key, first-seen order
     table = Table(box=box.ASCII, show_edge=False, pad_edge=False)
-    for col in rows[0]:
+    for col in cols:
         table.add_column(str(col), overflow="fold")
     for r in rows:
-        table.add_row(*(str(r.get(c, "")) for c in rows[0]))
+        table.add_row(*(str(r.get(c, "")) for c in cols))
     Console(width=max(80, shutil.get_terminal_size().columns), soft_wrap=True).print(table)
