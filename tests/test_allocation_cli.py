@@ -198,4 +198,4 @@ def test_plan_beds_tool_runs_a_what_if_and_reports_bad_ones():
     bad = call_tool(context(), "plan_beds", {"days": 3, "what_if": "repaint ICU"})
     assert not bad.ok and bad.error == "bad_what_if" and "close 4 beds" in bad.hint
     far = call_tool(context(), "plan_beds", {"days": 20})
-    assert not far.ok and far.error == "bad_horizon"
+    assert not far.ok and far.error == "bad_argument" and "from 1 to 14" in far.summary

@@ -12,6 +12,7 @@ from tools.result import ErrorResult
 
 def strict(wards, demand, **kw):
     kw.setdefault("rules", RN_ONLY)
+    kw.setdefault("solver", "highs")  # which of several minimal sets is named is the solver's
     return solve_plan(wards, demand, START, allow_unmet=False, **kw)
 
 

@@ -125,7 +125,7 @@ def test_the_plan_follows_the_forecast_quantile():
 @pytest.mark.parametrize("tight", [0.0, 0.3])
 def test_day_by_day_equals_the_whole_model_and_falls_back_when_a_window_binds(tight):
     from tools.allocation.instance import build_instance
-    from tools.allocation.plan import solve_solution
+    from tools.allocation.solve import solve_solution
 
     wards, demand, compat, rules, names = bench_instance(6, 8, seed=3, tight_pools=tight)
     inst = build_instance(wards, {"plan": demand}, START, rules=rules, compatible=compat)

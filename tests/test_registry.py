@@ -13,6 +13,13 @@ def test_every_tool_argument_has_a_description():
             assert spec["type"] in {"string", "integer", "number", "boolean"}
 
 
+def test_every_argument_has_a_type_the_router_schema_can_copy():
+    """agent/graph.py's route schema copies each property's "type": every one has one."""
+    for schema in SCHEMAS.values():
+        for spec in schema["parameters"]["properties"].values():
+            assert isinstance(spec["type"], str) and "anyOf" not in spec and "title" not in spec
+
+
 def test_forecast_schema_snapshot():
     assert SCHEMAS["forecast_beds"]["parameters"] == {
         "type": "object",
@@ -25,6 +32,8 @@ def test_forecast_schema_snapshot():
             "days": {
                 "type": "integer",
                 "description": 'how many days ahead to forecast, 1 to 28; "next week" is 7.',
+                "minimum": 1,
+                "maximum": 28,
                 "default": 7,
             },
         },
@@ -49,13 +58,51 @@ def test_undocumented_or_untyped_tool_is_rejected():
         tool_schema(untyped)
 
 
-def test_arguments_are_coerced_and_checked():
-    assert validate_arguments("forecast_beds", {"ward": "CARD", "days": "7"}) == {
-        "ward": "CARD",
-        "days": 7,
-    }
-    with pytest.raises(ToolError, match="needs the argument 'ward'"):
+def test_ranges_are_in_the_schemas():
+    props = {n: s["parameters"]["properties"] for n, s in SCHEMAS.items()}
+    assert (props["plan_beds"]["days"]["minimum"], props["plan_beds"]["days"]["maximum"]) == (1, 14)
+    assert (props["similar_cases"]["k"]["minimum"], props["similar_cases"]["k"]["maximum"]) == (
+        1,
+        20,
+    )
+
+
+def test_arguments_are_typed_and_checked():
+    for days in ("7", 7.0, 7, " 7 "):
+        assert validate_arguments("forecast_beds", {"ward": "CARD", "days": days}) == {
+            "ward": "CARD",
+            "days": 7,
+        }
+    with pytest.raises(ToolError, match="needs the argument 'ward'") as e:
         validate_arguments("forecast_beds", {"days": 7})
+    assert e.value.code == "bad_argument"
+    with pytest.raises(ToolError) as e:
+        validate_arguments("drop_tables", {})
+    assert e.value.code == "unknown_tool"
+
+
+@pytest.mark.parametrize(
+    "days,says",
+    [
+        (7.9, "days must be a whole number from 1 to 28, got 7.9"),
+        ("7.9", "days must be a whole number from 1 to 28, got '7.9'"),
+        (0, "days must be a whole number from 1 to 28, got 0"),
+        (29, "days must be a whole number from 1 to 28, got 29"),
+        (True, "days must be a whole number from 1 to 28, got True"),
+        ("a week", "days must be a whole number from 1 to 28, got 'a week'"),
+    ],
+)
+def test_bad_types_and_ranges_are_errors_never_coerced(days, says):
+    with pytest.raises(ToolError) as e:
+        validate_arguments("forecast_beds", {"ward": "CARD", "days": days})
+    assert e.value.code == "bad_argument" and says in e.value.message
+    assert "forecast" in e.value.hint  # the argument's description: what it takes
+
+
+def test_empty_arguments_count_as_left_out():
+    assert validate_arguments("plan_beds", {"days": "", "what_if": None}) == {}
+    with pytest.raises(ToolError, match="needs the argument 'text'"):
+        validate_arguments("similar_cases", {"text": "  "})
     with pytest.raises(ToolError) as e:
         validate_arguments("drop_tables", {})
     assert e.value.code == "unknown_tool"
@@ -65,12 +112,13 @@ def test_expected_failures_come_back_as_structured_errors(ctx):
     r = call_tool(ctx, "forecast_beds", {"ward": "Narnia", "days": 7})
     assert not r.ok and r.error == "unknown_ward" and "CARD" in r.summary
     r = call_tool(ctx, "forecast_beds", {"ward": "CARD", "days": 90})
-    assert not r.ok and r.error == "bad_horizon"
+    assert not r.ok and r.error == "bad_argument" and "from 1 to 28" in r.summary
 
 
 def test_booleans_are_coerced_and_a_role_argument_is_ignored():
     args = validate_arguments("plan_beds", {"apply": "yes", "role": "admin", "user": "boss"})
     assert args == {"apply": True}  # only the schema's arguments pass: no role from the model
     assert validate_arguments("plan_beds", {"apply": "false"}) == {"apply": False}
-    with pytest.raises(ToolError, match="apply must be boolean"):
+    assert validate_arguments("plan_beds", {"apply": 0}) == {"apply": False}
+    with pytest.raises(ToolError, match="apply must be true or false"):
         validate_arguments("plan_beds", {"apply": "maybe"})

@@ -31,6 +31,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from knowledge.hospital import Hospital
+from tools.forecasting.los import simulate_census
 from tools.forecasting.metrics import QUANTILES
 from tools.forecasting.metrics import coverage as coverage
 from tools.forecasting.metrics import mase as mase
@@ -49,6 +50,8 @@ METHOD_NAMES = {
 
 
 class ForecastDay(BaseModel):
+    """One day's forecast: occupied beds (or admissions) at P10, P50 and P90."""
+
     date: date
     p10: float
     p50: float
@@ -56,6 +59,8 @@ class ForecastDay(BaseModel):
 
 
 class Backtest(BaseModel):
+    """How the ward's forecast did on weeks the models never saw (rolling origins)."""
+
     horizon: int
     mase: float
     coverage: float
@@ -64,6 +69,8 @@ class Backtest(BaseModel):
 
 
 class ForecastResult(ToolResult):
+    """A ward's forecast: the days, the ward's beds, the backtest and its reading."""
+
     ward_id: str
     ward_name: str
     ward_name_zh: str
@@ -97,7 +104,7 @@ class Forecaster:
         max_age_days: int = 28,
         progress: bool = False,
     ):
-        from tools.forecasting.wards import WardConfig
+        from tools.forecasting.wards import WardConfig  # heavy: torch
 
         self.hospital = hospital
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
@@ -120,7 +127,7 @@ class Forecaster:
         return ids
 
     def _fingerprint(self, ward_ids: list[str], end: pd.Timestamp) -> str:
-        from tools.forecasting.checkpoint import FORMAT, fingerprint
+        from tools.forecasting.checkpoint import FORMAT, fingerprint  # heavy: torch
 
         d = self.hospital.daily
         d = d[d.ward_id.isin(ward_ids) & (d.date <= end)]
@@ -140,8 +147,8 @@ class Forecaster:
             return self._models
 
     def _load_or_train(self):
-        from tools.forecasting import checkpoint
-        from tools.forecasting.wards import WardModels, train_ward_models
+        from tools.forecasting import checkpoint  # heavy: torch
+        from tools.forecasting.wards import WardModels, train_ward_models  # heavy: torch
 
         ward_ids = self._usable_wards()
         if not ward_ids:
@@ -178,7 +185,7 @@ class Forecaster:
 
     def checkpoint_is_fresh(self) -> bool:
         """Whether a checkpoint in ``checkpoint_dir`` would serve this hospital untrained."""
-        from tools.forecasting import checkpoint
+        from tools.forecasting import checkpoint  # heavy: torch
 
         path = self.checkpoint_dir / CHECKPOINT if self.checkpoint_dir else None
         if path is None or not path.exists():
@@ -240,7 +247,7 @@ class Forecaster:
             origins=n,
             method=method,
         )
-        from tools.forecasting.wards import stay_days
+        from tools.forecasting.wards import stay_days  # heavy: torch
 
         stay = round(stay_days(models, w.ward_id), 1)
         result = _reading(w.ward_id, w.name_en, w.name_zh, w.beds, out_days, bt, adm_days, stay)
@@ -283,8 +290,7 @@ class Forecaster:
             )
 
     def _predict(self, models, ward_id: str, days: int):
-        from tools.forecasting.los import simulate_census
-        from tools.forecasting.wards import ward_dataset
+        from tools.forecasting.wards import ward_dataset  # heavy: torch
 
         i = models.wards.index(ward_id)
         adm = ward_dataset(self.hospital, models.wards, "admissions")

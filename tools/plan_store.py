@@ -18,6 +18,8 @@ from tools.result import ToolResult
 
 
 class StoredPlan(BaseModel):
+    """The current plan as stored: the plan itself and who applied it, when, with what-if."""
+
     stored_at: datetime
     stored_by: str
     role: str
@@ -27,6 +29,8 @@ class StoredPlan(BaseModel):
 
 
 class PlanStore:
+    """The current plan in one JSON file under ``folder``."""
+
     def __init__(self, folder: Path):
         self.path = Path(folder) / "current_plan.json"
 

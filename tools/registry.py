@@ -1,25 +1,32 @@
-"""The agent's tools, listed once, with JSON schemas derived from signatures and docstrings.
+"""The agent's tools, listed once, with JSON schemas and validators from their signatures.
 
 Each tool is a typed function whose first parameter is the injected :class:`ToolContext`;
-the remaining parameters are what the model may fill in, each documented on one ``Args:``
-line. A tool without type hints or a documented argument is rejected at import.
+the remaining parameters are what the model may fill in, each typed (ranges included, as
+``Annotated[int, Field(ge=1, le=28)]``) and documented on one ``Args:`` line. A tool without
+type hints or a documented argument is rejected at import (:mod:`tools.toolset`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import inspect
-import re
-import typing
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+import httpx
+from pydantic import Field
 
 from knowledge.hospital import Hospital
-from tools.forecast import Forecaster, ForecastResult
+from tools.allocation import DEFAULT_SOLVER, plan_from_forecast
+from tools.cases import MAX_K, CasesResult, search_cases, without_differential
+from tools.forecast import MAX_DAYS, Forecaster, ForecastResult
 from tools.plan_store import PlanStore
 from tools.result import ToolError, ToolResult
 from tools.roles import Caller, Role, allowed, require
+from tools.toolset import Tool
+
+PLAN_MAX_DAYS = 14  # the plan's horizon: the forecast's, halved (a plan is re-solved daily)
 
 
 @dataclass
@@ -33,7 +40,7 @@ class ToolContext:
     hospital: Hospital
     forecaster: Forecaster
     case_index_factory: Callable[[], Any] | None = None
-    solver: str = "cbc"
+    solver: str = DEFAULT_SOLVER
     plan_time_limit: float = 30.0  # solver seconds per plan; a stopped search is labelled
     plan_store: PlanStore | None = None
     role: Role = Role.NURSE
@@ -41,7 +48,12 @@ class ToolContext:
     _shared: dict = field(default_factory=dict, repr=False)  # the case index, shared by copies
 
     @property
-    def case_index(self):
+    def case_index(self) -> Any:
+        """The case index, loaded on first use and shared by copies of this context.
+
+        Raises:
+            ToolError: ``no_index`` when no index is configured.
+        """
         if "case_index" not in self._shared:
             if self.case_index_factory is None:
                 raise ToolError("no_index", "no case index is configured", "run `wardwise index`")
@@ -53,7 +65,9 @@ class ToolContext:
         return dataclasses.replace(self, role=Role(caller.role), user=caller.user)
 
 
-def forecast_beds(ctx: ToolContext, ward: str, days: int = 7) -> ForecastResult:
+def forecast_beds(
+    ctx: ToolContext, ward: str, days: Annotated[int, Field(ge=1, le=MAX_DAYS)] = 7
+) -> ForecastResult:
     """Forecast one ward's occupied beds per day, with P10/P50/P90 and backtest accuracy.
 
     Args:
@@ -65,7 +79,10 @@ def forecast_beds(ctx: ToolContext, ward: str, days: int = 7) -> ForecastResult:
 
 
 def plan_beds(
-    ctx: ToolContext, days: int = 7, what_if: str = "", apply: bool = False
+    ctx: ToolContext,
+    days: Annotated[int, Field(ge=1, le=PLAN_MAX_DAYS)] = 7,
+    what_if: str = "",
+    apply: bool = False,
 ) -> ToolResult:
     """Plan open beds, surge beds, transfers and nurses per shift for every ward.
 
@@ -74,15 +91,11 @@ def plan_beds(
         what_if: a change to test against the plan, e.g. "close 4 beds on CARD on Friday" or "2 RNs call in sick on ICU night shift"; leave empty for the normal plan.
         apply: true only when the staff member asks to apply, adopt or save this plan as the current plan; false to preview it.
     """
-    from tools.allocation import plan_from_forecast
-
     require(ctx.role, "plan")
     if apply:
         require(ctx.role, "apply_plan")  # before any work: a refused apply solves nothing
         if ctx.plan_store is None:
             raise ToolError("no_plan_store", "no plan store is configured, nothing was applied")
-    if not 1 <= days <= 14:
-        raise ToolError("bad_horizon", f"days must be between 1 and 14, got {days}")
     forecasts = {
         w.ward_id: ctx.forecaster.forecast(w.ward_id, days).days for w in ctx.hospital.wards
     }
@@ -105,15 +118,15 @@ def plan_beds(
     return result
 
 
-def similar_cases(ctx: ToolContext, text: str, k: int = 5) -> ToolResult:
+def similar_cases(
+    ctx: ToolContext, text: str, k: Annotated[int, Field(ge=1, le=MAX_K)] = 5
+) -> CasesResult:
     """Find similar past case records (decision support for a clinician, with citations).
 
     Args:
         text: the patient's complaint, symptoms or findings, in English or Chinese.
         k: how many similar cases to return, 1 to 20.
     """
-    from tools.cases import search_cases, without_differential
-
     require(ctx.role, "cases")
     try:
         result = search_cases(ctx.case_index, text, k)
@@ -130,105 +143,36 @@ def similar_cases(ctx: ToolContext, text: str, k: int = 5) -> ToolResult:
 
 def _index_failures() -> tuple[type[BaseException], ...]:
     """What an unreachable or damaged Chroma store raises (a missing server is a ValueError)."""
-    import sqlite3
-
-    import httpx
-    from chromadb.errors import ChromaError
+    from chromadb.errors import ChromaError  # heavy: chromadb
 
     return (ChromaError, OSError, ValueError, sqlite3.Error, httpx.HTTPError)
 
 
 TOOLS: tuple[Callable[..., ToolResult], ...] = (forecast_beds, plan_beds, similar_cases)
-
-_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
-
-
-def _arg_docs(doc: str) -> dict[str, str]:
-    m = re.search(r"\n\s*Args:\s*\n(.*?)(?:\n\s*\n|\Z)", doc, re.S)
-    if not m:
-        return {}
-    out = {}
-    for line in m.group(1).splitlines():
-        am = re.match(r"\s*(\w+)\s*(?:\([^)]*\))?:\s*(.+)", line)
-        if am:
-            out[am.group(1)] = am.group(2).strip()
-    return out
-
-
-def tool_schema(fn: Callable) -> dict:
-    """OpenAI-style function schema of a tool (without the context parameter)."""
-    doc = inspect.getdoc(fn) or ""
-    hints = typing.get_type_hints(fn)
-    docs = _arg_docs("\n" + doc)
-    props: dict[str, dict] = {}
-    required = []
-    for i, (name, p) in enumerate(inspect.signature(fn).parameters.items()):
-        if i == 0:
-            continue
-        if name not in hints or hints[name] not in _JSON_TYPES:
-            raise TypeError(
-                f"tool {fn.__name__}: argument {name!r} needs a str/int/float/bool hint"
-            )
-        if name not in docs:
-            raise TypeError(f"tool {fn.__name__}: argument {name!r} is not documented under Args:")
-        props[name] = {"type": _JSON_TYPES[hints[name]], "description": docs[name]}
-        if p.default is inspect.Parameter.empty:
-            required.append(name)
-        else:
-            props[name]["default"] = p.default
-    return {
-        "name": fn.__name__,
-        "description": doc.split("\n\n")[0].strip(),
-        "parameters": {"type": "object", "properties": props, "required": required},
-    }
-
-
-SCHEMAS: dict[str, dict] = {fn.__name__: tool_schema(fn) for fn in TOOLS}
+_TOOLSET: dict[str, Tool] = {fn.__name__: Tool(fn) for fn in TOOLS}
+SCHEMAS: dict[str, dict] = {name: tool.schema for name, tool in _TOOLSET.items()}
 BY_NAME: dict[str, Callable[..., ToolResult]] = {fn.__name__: fn for fn in TOOLS}
 
 
-_TRUE = ("true", "yes", "1")
-_FALSE = ("false", "no", "0")
+def tool_schema(fn: Callable) -> dict:
+    """OpenAI-style function schema of a tool (without the context parameter).
 
-
-def _boolean(value) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE or text in _FALSE:
-        return text in _TRUE
-    raise ValueError(value)
+    Raises:
+        TypeError: an argument without a supported type hint or a description.
+    """
+    return Tool(fn).schema
 
 
 def validate_arguments(name: str, arguments: dict) -> dict:
-    """Check and coerce the model's arguments against the tool's schema.
+    """Check and type the model's arguments against the tool's signature.
 
     Raises:
-        ToolError: unknown tool, missing or ill-typed argument.
+        ToolError: ``unknown_tool``; ``bad_argument`` for a missing, ill-typed or
+            out-of-range argument (see :mod:`tools.toolset`).
     """
-    if name not in SCHEMAS:
+    if name not in _TOOLSET:
         raise ToolError("unknown_tool", f"no tool named {name!r}", f"tools: {', '.join(SCHEMAS)}")
-    params = SCHEMAS[name]["parameters"]
-    out = {}
-    for key, spec in params["properties"].items():
-        if key not in arguments or arguments[key] in (None, ""):
-            if key in params["required"]:
-                raise ToolError("bad_arguments", f"{name} needs the argument {key!r}")
-            continue
-        value = arguments[key]
-        try:
-            if spec["type"] == "integer":
-                value = int(float(value))
-            elif spec["type"] == "number":
-                value = float(value)
-            elif spec["type"] == "string":
-                value = str(value)
-            elif spec["type"] == "boolean":
-                value = _boolean(value)
-        except (TypeError, ValueError) as e:
-            raise ToolError("bad_arguments", f"{name}: {key} must be {spec['type']}") from e
-        out[key] = value
-    return out
+    return _TOOLSET[name].validate(arguments)
 
 
 def call_tool(ctx: ToolContext, name: str, arguments: dict) -> ToolResult:

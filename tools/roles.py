@@ -26,6 +26,8 @@ from tools.result import ToolError
 
 
 class Role(StrEnum):
+    """The four staff roles; what each may do is :data:`RULES`."""
+
     NURSE = "nurse"
     CLINICIAN = "clinician"
     BED_MANAGER = "bed_manager"

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import math
 import random
+import resource
 import time
 from datetime import date
 
 from knowledge.hospital import Ward
 from tools.allocation.instance import StaffRules, build_instance, default_headcount
 from tools.allocation.model import Formulation, build
+from tools.allocation.solve import solve_solution
 from tools.allocation.solver import GAP_REL
+from tools.result import ToolError
 
 START = date(2026, 1, 5)  # a Monday
 TYPES = ("icu", "stepdown", "general", "general", "general", "general")
@@ -117,9 +120,6 @@ def bench_allocate(
     when solved day by day). ``detail`` adds ``method``, ``cpu_seconds`` (this process and
     its solver children) and ``objective``.
     """
-    from tools.allocation.plan import solve_solution
-    from tools.result import ToolError
-
     rows = []
     for n_wards, n_days in sizes:
         wards, demand, compat, rules, names = bench_instance(
@@ -168,8 +168,6 @@ def bench_allocate(
 
 def _cpu() -> float:
     """CPU seconds of this process and of its finished children (CBC runs as a child)."""
-    import resource
-
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 
 import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
 
 from tools.allocation.bench import DEFAULT_SIZES, VARIANTS, bench_allocate, parse_sizes
-from tools.allocation.instance import SOLVERS
-from tools.allocation.plan import PlanResult, plan_from_forecast
+from tools.allocation.instance import DEFAULT_SOLVER, SOLVERS
+from tools.allocation.plan import plan_from_forecast
+from tools.allocation.solve import PlanResult
 from tools.allocation.whatif import GRAMMAR_HINT, WhatIfResult
 from tools.result import ToolError
 
@@ -26,7 +31,9 @@ def register(app: typer.Typer, bench_app: typer.Typer, context_factory: Callable
         what_if: list[str] = typer.Option(
             None, "--what-if", help=f"a change to test (repeatable), {GRAMMAR_HINT}"
         ),
-        solver: str = typer.Option(None, help="highs or cbc (default: WARDWISE_SOLVER)"),
+        solver: str = typer.Option(
+            None, help=f"highs or cbc (default: WARDWISE_SOLVER, else {DEFAULT_SOLVER})"
+        ),
         robust: bool = typer.Option(
             False, help="one plan for the P10/P50/P90 scenarios (weights 0.3/0.4/0.3)"
         ),
@@ -55,7 +62,7 @@ def register(app: typer.Typer, bench_app: typer.Typer, context_factory: Callable
                 robust=robust,
                 what_if=list(what_if or []),
                 allow_unmet=not strict,
-                solver=solver or getattr(ctx, "solver", "highs"),
+                solver=solver or ctx.solver,
                 time_limit=time_limit,
             )
         except ToolError as e:
@@ -128,16 +135,18 @@ def register(app: typer.Typer, bench_app: typer.Typer, context_factory: Callable
 
 
 def table(rows: list[dict]) -> str:
-    """A plain text table of dict rows (columns from the first row)."""
+    """A plain-text table of dict rows (columns from the first row), drawn by rich."""
     if not rows:
         return "(no rows)"
     cols = list(rows[0])
-    cells = [[_cell(r.get(c)) for c in cols] for r in rows]
-    widths = [max(len(c), *(len(row[n]) for row in cells)) for n, c in enumerate(cols)]
-    lines = [" | ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))]
-    lines.append("-|-".join("-" * w for w in widths))
-    lines += [" | ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
-    return "\n".join(lines)
+    grid = Table(box=box.ASCII, show_edge=False, pad_edge=False)
+    for c in cols:
+        grid.add_column(str(c), no_wrap=True)
+    for r in rows:
+        grid.add_row(*(_cell(r.get(c)) for c in cols))
+    out = io.StringIO()
+    Console(file=out, width=10_000, color_system=None).print(grid)
+    return "\n".join(line.rstrip() for line in out.getvalue().splitlines())
 
 
 def _cell(v) -> str:
@@ -177,6 +186,7 @@ def plan_table(result: PlanResult) -> list[dict]:
 
 
 def print_plan(result: PlanResult) -> None:
+    """The plan as ``wardwise allocate`` prints it: summary, table, diff, explanation, facts."""
     typer.echo(result.summary)
     typer.echo("")
     typer.echo(table(plan_table(result)))

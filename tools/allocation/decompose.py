@@ -13,7 +13,7 @@ the caller solves the whole model instead.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulp
 
@@ -30,7 +30,6 @@ class DayRun:
     solution: Solution | None
     reason: str = ""  # "", "windows", "no_solution", "infeasible"
     seconds: float = 0.0
-    models: list = field(default_factory=list)
 
 
 def decomposable(inst: Instance) -> bool:
@@ -63,8 +62,6 @@ def solve_by_day(
     stay_close=None,
 ) -> DayRun:
     """Solve every day alone; return the combined plan if it satisfies every window."""
-    from tools.allocation.solution import Solution as Sol
-
     t_start = time.perf_counter()
     deadline = t_start + time_limit
     sols: list[Solution] = []
@@ -82,12 +79,14 @@ def solve_by_day(
         if not out.has_solution:
             return DayRun(None, "no_solution", time.perf_counter() - t_start)
         if reference is not None and stay_close is not None:
-            stay_close(model, _day_of(reference, t), solver, deadline - time.perf_counter())
+            stay_close(model, _DayView(reference, t), solver, deadline - time.perf_counter())
         variables += model.prob.numVariables()
         constraints += model.prob.numConstraints()
         sols.append(read(model, out))
         outcomes.append(out)
-    combined = Sol(inst, _combine(outcomes, solver), variables=variables, constraints=constraints)
+    combined = Solution(
+        inst, _combine(outcomes, solver), variables=variables, constraints=constraints
+    )
     for t, s in enumerate(sols):
         for (w, i, _), cell in s.cells.items():
             combined.cells[w, i, t] = cell
@@ -171,7 +170,3 @@ class _DayView:
     def __init__(self, sol: Solution, t: int):
         self.cells = {(w, i, 0): c for (w, i, tt), c in sol.cells.items() if tt == t}
         self.moves = {(w, i, j, 0): n for (w, i, j, tt), n in sol.moves.items() if tt == t}
-
-
-def _day_of(sol: Solution, t: int) -> _DayView:
-    return _DayView(sol, t)

@@ -33,6 +33,7 @@ class InfeasiblePlan(ToolError):
         self.facts = facts
 
     def to_result(self) -> ErrorResult:
+        """The error result, with the facts its message's numbers come from."""
         result = super().to_result()
         result.facts = list(self.facts)
         return result

@@ -22,6 +22,7 @@ from tools.result import ToolError
 SKILLS = ("rn", "assistant")
 SKILL_NAMES = {"rn": "RN", "assistant": "assistant"}
 SOLVERS = ("cbc", "highs")
+DEFAULT_SOLVER = "cbc"  # the one default: the tool context, the CLI and every solve function
 DEFAULT_SHIFTS = ("day", "evening", "night")
 
 
@@ -105,16 +106,20 @@ class Instance:
 
     @property
     def n_days(self) -> int:
+        """Days in the plan."""
         return len(self.demand[0][0])
 
     @property
     def days(self) -> list[date]:
+        """The plan's dates, from ``start``."""
         return [self.start + timedelta(days=t) for t in range(self.n_days)]
 
     def index(self, ward_id: str) -> int:
+        """Position of ``ward_id`` among the wards."""
         return next(i for i, w in enumerate(self.wards) if w.ward_id == ward_id)
 
     def copy(self) -> Instance:
+        """A deep copy (what-ifs and marginal values change the copy)."""
         return copy.deepcopy(self)
 
     def skills(self) -> list[str]:
@@ -123,6 +128,7 @@ class Instance:
 
 
 def check_solver(solver: str) -> None:
+    """Raise ``ToolError("bad_input")`` unless ``solver`` is one of :data:`SOLVERS`."""
     if solver not in SOLVERS:
         raise ToolError(
             "bad_input", f"unknown solver {solver!r}", hint=f"use one of: {', '.join(SOLVERS)}"

@@ -335,16 +335,21 @@ def _key(key: tuple) -> str:
 
 
 class _Vars:
+    """Makes the model's variables (with PuLP's newer ``add_variable`` where present)."""
+
     def __init__(self, prob: pulp.LpProblem):
         self.prob = prob
         add = getattr(prob, "add_variable", None)  # PuLP >= 3.3: LpVariable() is deprecated
         self._add = add or (lambda n, lo, up, cat: pulp.LpVariable(n, lo, up, cat))
 
     def int(self, name: str, lo, up):
+        """An integer variable."""
         return self._add(name, lo, up, pulp.LpInteger)
 
     def cont(self, name: str, lo, up):
+        """A continuous variable."""
         return self._add(name, lo, up, pulp.LpContinuous)
 
     def binary(self, name: str):
+        """A 0/1 variable."""
         return self._add(name, 0, 1, pulp.LpInteger)

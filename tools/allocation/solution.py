@@ -30,6 +30,7 @@ class Cell:
 
     @property
     def served(self) -> int:
+        """Patients in a bed on the ward: demand, less unmet and sent out, plus received."""
         return self.demand - self.unmet - self.transfers_out + self.transfers_in
 
 
@@ -43,11 +44,14 @@ class Staff:
 
     @property
     def pool_used(self) -> int:
+        """Pool nurses actually needed over the day's shifts (rostered beyond need is idle)."""
         return sum(min(n, self.need) for n in self.roster)
 
 
 @dataclass
 class Solution:
+    """A solved instance in whole numbers: cells, staff and moves by scenario, ward, day."""
+
     inst: Instance
     outcome: Outcome
     cells: dict = field(default_factory=dict)  # (w, i, t) -> Cell

@@ -37,12 +37,14 @@ class Outcome:
 
     @property
     def gap(self) -> float | None:
+        """Relative gap between the plan's cost and the proven bound (None: unknown)."""
         if self.objective is None or self.bound is None:
             return None
         return relative_gap(self.objective, self.bound)
 
 
 def relative_gap(objective: float, bound: float) -> float:
+    """``(objective - bound) / |objective|``, 0 when the bound meets the objective."""
     diff = max(0.0, objective - bound)
     if diff <= 1e-9:
         return 0.0
@@ -160,7 +162,7 @@ def _swallow_highs_banner() -> None:
     global _banner_done
     if _banner_done:
         return
-    import highspy
+    import highspy  # heavy: highspy (optional, imported once HiGHS is known available)
 
     sys.stdout.flush()
     saved = os.dup(1)

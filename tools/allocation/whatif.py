@@ -38,6 +38,7 @@ from pydantic import BaseModel, Field
 from knowledge.hospital import Ward
 from tools.allocation.instance import (
     DEFAULT_SHIFTS,
+    DEFAULT_SOLVER,
     SKILL_NAMES,
     Instance,
     PlanCosts,
@@ -45,8 +46,9 @@ from tools.allocation.instance import (
     build_instance,
     check_solver,
 )
-from tools.allocation.plan import PlanResult, PlanRow, result_of, solve_solution, totals
+from tools.allocation.solve import PlanResult, PlanRow, result_of, solve_solution, totals
 from tools.allocation.solver import GAP_REL
+from tools.numbers import plain, value
 from tools.result import Fact, ToolError
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -372,7 +374,7 @@ def what_if(
     rules: StaffRules | None = None,
     compatible: dict[str, list[str]] | None = None,
     allow_unmet: bool = True,
-    solver: str = "highs",
+    solver: str = DEFAULT_SOLVER,
     time_limit: float = 30.0,
     gap_rel: float = GAP_REL,
     quantile: float | None = None,
@@ -454,16 +456,13 @@ def _compare(before: PlanResult, after: PlanResult, notes: list[tuple[str, float
     delta = round(cost_b - cost_a, 2)
     changed_cells = len({(d.date, d.ward_id) for d in diff})
 
-    def v(x: float) -> float | int:
-        return int(x) if float(x).is_integer() else x
-
     facts = [
-        Fact(label="plan cost without the change", value=v(cost_a), unit="cost units"),
-        Fact(label="plan cost with the change", value=v(cost_b), unit="cost units"),
+        Fact(label="plan cost without the change", value=value(cost_a), unit="cost units"),
+        Fact(label="plan cost with the change", value=value(cost_b), unit="cost units"),
     ]
     if delta:
         word = "increase" if delta > 0 else "decrease"
-        facts.append(Fact(label=f"plan cost {word} from the change", value=v(abs(delta))))
+        facts.append(Fact(label=f"plan cost {word} from the change", value=value(abs(delta))))
     for key, label, unit in (
         ("unmet", "unmet patient-days", "patient-days"),
         ("surge", "surge bed-days", "bed-days"),
@@ -474,13 +473,13 @@ def _compare(before: PlanResult, after: PlanResult, notes: list[tuple[str, float
         facts.append(Fact(label=f"{label} with the change", value=b[key], unit=unit))
     facts.append(Fact(label="ward-days that change", value=changed_cells, unit="ward-days"))
     for note, amount in notes[:3]:
-        facts.append(Fact(label=f"what-if: {note}", value=v(amount)))
+        facts.append(Fact(label=f"what-if: {note}", value=value(amount, None)))
     if delta > 0:
-        effect = f"raises the plan cost by {_n(abs(delta))} ({_n(cost_a)} to {_n(cost_b)})"
+        effect = f"raises the plan cost by {plain(abs(delta))} ({plain(cost_a)} to {plain(cost_b)})"
     elif delta < 0:
-        effect = f"lowers the plan cost by {_n(abs(delta))} ({_n(cost_a)} to {_n(cost_b)})"
+        effect = f"lowers the plan cost by {plain(abs(delta))} ({plain(cost_a)} to {plain(cost_b)})"
     else:
-        effect = f"leaves the plan cost at {_n(cost_a)}"
+        effect = f"leaves the plan cost at {plain(cost_a)}"
     summary = (
         f"What-if ({'; '.join(n for n, _ in notes)}): it {effect}; unmet patient-days {a['unmet']} to "
         f"{b['unmet']}, overtime RN shifts {a['overtime']} to {b['overtime']}, patient "
@@ -504,8 +503,3 @@ def _compare(before: PlanResult, after: PlanResult, notes: list[tuple[str, float
         diff=diff,
         **{k: val for k, val in data.items() if k not in ("base_objective", "diff")},
     )
-
-
-def _n(x: float) -> str:
-    x = round(float(x), 2)
-    return str(int(x)) if x.is_integer() else f"{x:.2f}".rstrip("0").rstrip(".")
