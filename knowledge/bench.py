@@ -70,7 +70,7 @@ class _Scores:
     def __init__(self, method: str):
         self.method = method
         self.n = 0
-        self.top = Counter()
+        self.top: Counter[int] = Counter()
         self.hits3: list[bool] = []
         self.precision = 0.0
         self.recall = 0.0
@@ -299,12 +299,12 @@ def _run(
         if (i + 1) % 500 == 0:
             log(f"  {i + 1}/{len(queries)}")
     anchor = _Scores("tfidf-knn raw codes (anchor)")
-    for p, ranked in zip(queries, _tfidf_anchor(indexed, draws, k), strict=True):
-        anchor.add(ranked, p.pathology, [n for n, _ in p.differential])
+    for p, names in zip(queries, _tfidf_anchor(indexed, draws, k), strict=True):
+        anchor.add(names, p.pathology, [n for n, _ in p.differential])
 
     ceiling = _Scores("exact-match posterior (ceiling)")
-    for p, ranked in zip(queries, _exact_posterior(indexed, draws), strict=True):
-        ceiling.add(ranked, p.pathology, [n for n, _ in p.differential])
+    for p, names in zip(queries, _exact_posterior(indexed, draws), strict=True):
+        ceiling.add(names, p.pathology, [n for n, _ in p.differential])
 
     rows = [anchor.row(), ceiling.row()] + [s.row() for s in scores.values()]
     comparisons = {

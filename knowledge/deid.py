@@ -28,7 +28,7 @@ import hmac
 import os
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -240,9 +240,11 @@ class Deidentifier:
             (_MDY_TEXT, lambda m: (int(m[3]), _MONTHS[m[1].lower()], int(m[2]))),
             (_DMY_TEXT, lambda m: (int(m[3]), _MONTHS[m[2].lower()], int(m[1]))),
         ):
-            text = pat.sub(
-                lambda m, fmt=fmt: label if fmt(m) == (d.year, d.month, d.day) else m[0], text
-            )
+
+            def relabel(m: re.Match[str], read: Callable[..., tuple[int, int, int]] = fmt) -> str:
+                return label if read(m) == (d.year, d.month, d.day) else m[0]
+
+            text = pat.sub(relabel, text)
         for m in list(_SLASH_DATE.finditer(text)):
             nums = [int(x) for x in re.split(r"[/.]", m[0])]
             y = nums[2] + (1900 if nums[2] >= 30 else 2000) if nums[2] < 100 else nums[2]

@@ -155,19 +155,19 @@ def read_bundle(path: Path | str, label: str | None = None) -> Iterator[SourceCa
         return
     entries = bundle.get("entry") or []
     by_type: dict[str, dict[str, tuple[int, dict]]] = {}
-    for i, e in enumerate(entries, start=1):
-        r = e.get("resource") if isinstance(e, dict) else None
+    for i, entry in enumerate(entries, start=1):
+        r = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(r, dict) or "resourceType" not in r:
             yield Problem(source=name, position=f"entry {i}", message="no resource")
             continue
-        rid = str(r.get("id") or (e.get("fullUrl") or "").rsplit(":", 1)[-1].rsplit("/", 1)[-1])
+        rid = str(r.get("id") or (entry.get("fullUrl") or "").rsplit(":", 1)[-1].rsplit("/", 1)[-1])
         by_type.setdefault(r["resourceType"], {})[rid] = (i, r)
     patients = by_type.get("Patient", {})
     linked: dict[str, dict[str, list[dict]]] = {}
     for rtype in ("Condition", "Observation", "MedicationRequest"):
         for _, r in by_type.get(rtype, {}).values():
-            enc = _ref_id(r.get("encounter") or r.get("context"))
-            linked.setdefault(enc, {}).setdefault(rtype, []).append(r)
+            enc_id = _ref_id(r.get("encounter") or r.get("context"))
+            linked.setdefault(enc_id, {}).setdefault(rtype, []).append(r)
     for eid, (pos, enc) in by_type.get("Encounter", {}).items():
         try:
             src = _encounter_case(name, pos, eid, enc, patients, linked.get(eid, {}))

@@ -107,7 +107,7 @@ class Hospital:
 
 def _read_rows(path: Path, columns: list[str], model: type[BaseModel], problems: list) -> list:
     """Valid rows as ``(line_number, row)``; every bad line goes into ``problems``."""
-    rows = []
+    rows: list[tuple[int, BaseModel]] = []
     name = path.name
     try:
         fh = path.open(newline="", encoding="utf-8-sig")

@@ -157,10 +157,10 @@ def deidentify(src: SourceCase, deid: Deidentifier) -> CaseRecord:
     lang = src.lang if src.lang in ("en", "zh") else query_language(text)
     return CaseRecord(
         record_id=deid.pseudonym(src.source_id),
-        lang=lang,  # type: ignore[arg-type]
+        lang=lang,
         ward_id=ward,
         age_band=age_band(max(0, age)),
-        sex=sex if sex in ("M", "F") else "U",  # type: ignore[arg-type]
+        sex=sex if sex in ("M", "F") else "U",
         admitted=deid.shift(src.admitted, patient),
         los_days=los,
         diagnosis=_safe_label(src.diagnosis, ids, deid, shift) or "unspecified",

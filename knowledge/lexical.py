@@ -20,6 +20,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -86,7 +87,7 @@ class BM25Index:
         self._ids: list[str] = []
         self._pos: dict[str, int] = {}
         self._vocab: dict[str, int] = {}
-        self._matrix = None  # scipy.sparse.csc_matrix, docs x terms, BM25 weights
+        self._matrix: Any = None  # scipy.sparse.csc_matrix, docs x terms, BM25 weights
         self._columns: dict[str, np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -133,12 +134,12 @@ class BM25Index:
         n = len(ids)
         r = np.asarray(rows, dtype=np.int64)
         c = np.asarray(cols, dtype=np.int64)
-        tf = np.asarray(tfs, dtype=np.float64)
+        tf_arr = np.asarray(tfs, dtype=np.float64)
         df = np.bincount(c, minlength=len(vocab)).astype(np.float64)
         idf = np.log1p((n - df + 0.5) / (df + 0.5))
         avgdl = float(lengths.mean()) if n else 1.0
         norm = self.k1 * (1.0 - self.b + self.b * lengths / max(avgdl, 1e-9))
-        w = idf[c] * tf * (self.k1 + 1.0) / (tf + norm[r])
+        w = idf[c] * tf_arr * (self.k1 + 1.0) / (tf_arr + norm[r])
         self._matrix = sparse.csc_matrix(
             (w.astype(np.float32), (r, c)), shape=(n, len(vocab)), dtype=np.float32
         )

