@@ -19,6 +19,7 @@ from typing import Literal
 import yaml
 
 from knowledge.hospital import Ward
+from knowledge.text import has_cjk
 
 Kind = Literal["ward", "service", "diagnosis", "drug", "code", "record", "assertion"]
 
@@ -62,7 +63,7 @@ def load_lexicon() -> Lexicon:
 
 
 def _pattern(name: str) -> re.Pattern[str]:
-    if re.search(r"[\u3400-\u9fff]", name):
+    if has_cjk(name):
         return re.compile(re.escape(name))
     flags = 0 if name.isupper() else re.I  # "ER", "ED", "TB": acronyms only in capitals
     return re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])", flags)

@@ -34,6 +34,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from knowledge.hospital import Ward
+from knowledge.text import has_cjk
 
 __all__ = [
     "Service",
@@ -121,9 +122,6 @@ def load_synonyms(path: str | Path | None = None) -> Synonyms:
     return Synonyms.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
 
 
-_CJK = re.compile(r"[\u3400-\u9fff]")
-
-
 def question_language(text: str) -> Language:
     """The language to answer a question in: "zh" when it has any Chinese character, else "en".
 
@@ -133,7 +131,7 @@ def question_language(text: str) -> Language:
     Returns:
         "zh" or "en".
     """
-    return "zh" if _CJK.search(text) else "en"
+    return "zh" if has_cjk(text) else "en"
 
 
 @lru_cache(maxsize=8192)
@@ -145,7 +143,7 @@ def _compile(pattern: str, flags: int = 0) -> re.Pattern[str]:
 def _word_pattern(word: str) -> tuple[str, int]:
     """A regex for one synonym and its flags (see the rules in ``ward_synonyms.yaml``)."""
     w = word.strip()
-    if _CJK.search(w):
+    if has_cjk(w):
         return re.escape(w), 0
     parts = [re.escape(p) for p in re.split(r"[\s\-]+", w) if p]
     body = r"[\s\-]*".join(parts) if "-" in w else r"[\s\-]+".join(parts)
@@ -161,7 +159,7 @@ def _belongs(ward: Ward, service: Service) -> bool:
     latin = f"{ward.ward_id} {ward.name_en}".lower()
     for stem in service.names:
         s = stem.lower()
-        if _CJK.search(s):
+        if has_cjk(s):
             if s in ward.name_zh:
                 return True
         elif _compile(r"(?<![a-z0-9])" + re.escape(s)).search(latin):
