@@ -3,24 +3,25 @@
 ``make_chat_model`` returns a LangChain ``ChatOpenAI`` on any OpenAI-compatible base URL
 (a hospital's vLLM, the embedded llama.cpp server, or anything else); ``EmbeddedServer``
 runs llama-cpp-python's server on 127.0.0.1 as a child process, and ``VLLMServer`` runs
-vLLM's CPU build the same way (for the tests and the benchmark of the production dialect).
+vLLM's CPU build the same way (for the tests and the benchmark of the production dialect),
+both through ``agent.servers.spawn_server``, which ties the child's life to this process.
 """
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
-
-import httpx
 
 from agent.app.settings import Settings
 from agent.models import MODELS, model_path, pull
+from agent.servers import (
+    LocalServer,
+    ServerUnavailable,
+    held_message,
+    port_free,
+    served_models,
+)
 
 
 class LLMUnavailable(RuntimeError):
@@ -62,16 +63,11 @@ def response_format(schema: dict, dialect: str) -> dict:
     return {"type": "json_schema", "json_schema": {"name": "route", "schema": schema}}
 
 
-def healthy(base_url: str, timeout: float = 2.0) -> bool:
-    try:
-        r = httpx.get(base_url.rstrip("/") + "/models", timeout=timeout)
-        return r.status_code == 200
-    except httpx.HTTPError:
-        return False
+class EmbeddedServer(LocalServer):
+    """llama-cpp-python's OpenAI-compatible server as a child process on 127.0.0.1; it
+    lists ``alias`` at ``/v1/models``, the marker :func:`connect` knows its own server by."""
 
-
-class EmbeddedServer:
-    """llama-cpp-python's OpenAI-compatible server as a child process on 127.0.0.1."""
+    name = "embedded model server"
 
     def __init__(
         self,
@@ -84,26 +80,15 @@ class EmbeddedServer:
         chat_format: str | None = None,
         log_path: Path | None = None,
     ):
+        super().__init__(port, log_path)
         self.model_file = Path(model_file)
         self.alias = alias
-        self.port = port
         self.threads = threads
         self.n_ctx = n_ctx
         self.chat_format = chat_format
-        self.log_path = log_path
-        self.proc: subprocess.Popen | None = None
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def start(self, timeout: float = 180.0) -> str:
-        try:
-            import llama_cpp.server  # noqa: F401
-        except ImportError as e:
-            raise LLMUnavailable(
-                "the embedded server needs llama-cpp-python[server]: run `make setup`"
-            ) from e
+    def command(self) -> list[str]:
+        """``python -m llama_cpp.server`` with the model, alias, port, context and threads."""
         cmd = [
             sys.executable, "-m", "llama_cpp.server",
             "--model", str(self.model_file),
@@ -116,69 +101,34 @@ class EmbeddedServer:
             # concurrent requests queue; by default a new request cuts off the one streaming
             "--interrupt_requests", "False",
         ]  # fmt: skip
-        if self.chat_format:
-            cmd += ["--chat_format", self.chat_format]
-        env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-        self.proc = _spawn(cmd, env, self.log_path)
-        atexit.register(self.stop)
-        return _wait_healthy(self, "embedded model server", timeout)
+        return cmd + (["--chat_format", self.chat_format] if self.chat_format else [])
 
-    def stop(self) -> None:
-        _stop(self.proc)
-        self.proc = None
+    def environment(self) -> dict[str, str]:
+        """This process's environment, offline (no Hugging Face Hub calls)."""
+        return {**os.environ, "HF_HUB_OFFLINE": "1"}
 
-    def __enter__(self) -> EmbeddedServer:
-        self.start()
-        return self
+    def start(self, timeout: float = 180.0) -> str:
+        """Start the server and wait until it answers; returns its base URL.
 
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-
-def _spawn(cmd: list[str], env: dict, log_path: Path | None) -> subprocess.Popen:
-    """A server child in its own process group (vLLM forks an engine and a worker)."""
-    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    return subprocess.Popen(
-        cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-    )
-
-
-def _wait_healthy(server, what: str, timeout: float) -> str:
-    """Poll ``/v1/models`` until the server answers; stop it and raise if it dies or stalls."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            code = server.proc.returncode
-            server.stop()
+        Raises:
+            LLMUnavailable: llama-cpp-python is missing, the port is held, or the server
+                exited or stalled (its log is named).
+        """
+        try:
+            import llama_cpp.server  # noqa: F401
+        except ImportError as e:
             raise LLMUnavailable(
-                f"{what} exited with code {code}"
-                + (f"; see {server.log_path}" if server.log_path else "")
-            )
-        if healthy(server.base_url):
-            return server.base_url
-        time.sleep(0.5)
-    server.stop()
-    raise LLMUnavailable(
-        f"{what} did not become healthy in {timeout:.0f} s"
-        + (f"; see {server.log_path}" if server.log_path else "")
-    )
+                "the embedded server needs llama-cpp-python[server]: run `make setup`"
+            ) from e
+        return _started(self, timeout)
 
 
-def _stop(proc: subprocess.Popen | None) -> None:
-    """Terminate the child's whole process group (also an engine or worker its leader left
-    behind when it died), then kill what is left after 20 s."""
-    if proc is None:
-        return
+def _started(server: LocalServer, timeout: float) -> str:
+    """``LocalServer.start``, its failure an ``LLMUnavailable`` (port held, exited, stalled)."""
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
+        return LocalServer.start(server, timeout)
+    except ServerUnavailable as e:
+        raise LLMUnavailable(str(e)) from None
 
 
 VLLM_MODEL = "qwen2.5-coder-0.5b"  # the model `make vllm-deps` converts for the tests
@@ -189,7 +139,7 @@ def vllm_python(cache_dir: Path) -> Path:
     return Path(cache_dir) / "vllm-venv" / "bin" / "python"
 
 
-class VLLMServer:
+class VLLMServer(LocalServer):
     """vLLM's OpenAI-compatible server (the production server, here its CPU build) as a
     child process on 127.0.0.1.
 
@@ -200,6 +150,8 @@ class VLLMServer:
     vLLM compiles the model with torch.compile at start (minutes the first time, cached in
     ``~/.cache/vllm``); ``eager=True`` skips that (``--enforce-eager``) and starts in seconds.
     """
+
+    name = "vLLM server"
 
     def __init__(
         self,
@@ -214,22 +166,17 @@ class VLLMServer:
         eager: bool = False,
         log_path: Path | None = None,
     ):
+        super().__init__(port, log_path)
         self.model_dir = Path(model_dir)
         self.alias = alias
-        self.port = port
         self.python = Path(python)
         self.threads = threads
         self.max_model_len = max_model_len
         self.kv_cache_gb = kv_cache_gb
         self.eager = eager
-        self.log_path = log_path
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
 
     def command(self) -> list[str]:
+        """vLLM's OpenAI API server with the production tool-call flags."""
         cmd = [
             str(self.python), "-m", "vllm.entrypoints.openai.api_server",
             "--model", str(self.model_dir),
@@ -242,13 +189,10 @@ class VLLMServer:
         ]  # fmt: skip
         return cmd + (["--enforce-eager"] if self.eager else [])
 
-    def start(self, timeout: float = 900.0) -> str:
-        if not self.python.exists():
-            raise LLMUnavailable(f"vLLM is not installed at {self.python}: run `make vllm-deps`")
-        if not (self.model_dir / "config.json").exists():
-            raise LLMUnavailable(f"no model folder at {self.model_dir}: run `make vllm-deps`")
+    def environment(self) -> dict[str, str]:
+        """Offline, the KV cache size, OpenMP threads bound to this process's first CPUs."""
         cpus = sorted(os.sched_getaffinity(0))[: self.threads]
-        env = {
+        return {
             **os.environ,
             "HF_HUB_OFFLINE": "1",
             "VLLM_CPU_KVCACHE_SPACE": str(self.kv_cache_gb),
@@ -257,26 +201,32 @@ class VLLMServer:
             "VLLM_NO_USAGE_STATS": "1",
             "DO_NOT_TRACK": "1",
         }
-        self.proc = _spawn(self.command(), env, self.log_path)
-        atexit.register(self.stop)
-        return _wait_healthy(self, "vLLM server", timeout)
 
-    def stop(self) -> None:
-        _stop(self.proc)
-        self.proc = None
+    def start(self, timeout: float = 900.0) -> str:
+        """Start the server and wait until it answers; returns its base URL.
 
-    def __enter__(self) -> VLLMServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        Raises:
+            LLMUnavailable: vLLM or the model folder is missing, the port is held, or the
+                server exited or stalled (its log is named).
+        """
+        if not self.python.exists():
+            raise LLMUnavailable(f"vLLM is not installed at {self.python}: run `make vllm-deps`")
+        if not (self.model_dir / "config.json").exists():
+            raise LLMUnavailable(f"no model folder at {self.model_dir}: run `make vllm-deps`")
+        return _started(self, timeout)
 
 
 def connect(settings: Settings, log=print) -> tuple[str, str, EmbeddedServer | None]:
     """Find the model server: ``WARDWISE_LLM_URL``, an embedded one already running, or a new one.
 
-    Returns ``(base_url, dialect, server_started_here_or_None)``.
+    A server already on the embedded port is reused when it is ours: it lists
+    ``settings.llm_model`` at ``/v1/models`` (the alias the embedded server is started with);
+    any other holder of the port is reported by pid. Returns
+    ``(base_url, dialect, server_started_here_or_None)``.
+
+    Raises:
+        LLMUnavailable: an unknown model, a port held by another process, or a server that
+            would not start.
     """
     if settings.llm_url:
         return settings.llm_url, settings.llm_dialect, None
@@ -291,8 +241,16 @@ def connect(settings: Settings, log=print) -> tuple[str, str, EmbeddedServer | N
         n_ctx=settings.embedded_ctx,
         log_path=Path(settings.cache_dir) / "embedded-server.log",
     )
-    if healthy(server.base_url):
-        return server.base_url, "llama-cpp", None
+    port = settings.embedded_port
+    if not port_free(port):
+        models = served_models(server.base_url)
+        if models is not None and settings.llm_model in models:
+            return server.base_url, "llama-cpp", None  # ours, started by another `wardwise`
+        raise LLMUnavailable(
+            held_message(port, "a Wardwise model server")
+            + (f" (it serves {models})" if models is not None else "")
+            + ": stop it, or set WARDWISE_EMBEDDED_PORT to a free port"
+        )
     pull(spec, settings.cache_dir, log=log)
     log(f"starting the embedded model ({spec.title}) on {server.base_url} ...")
     server.start()

@@ -11,6 +11,7 @@ import typer
 
 from agent.app.settings import Settings
 from agent.cli import app, bench_app, build_service, emit_rows, fail, log, open_users_for_service
+from agent.servers import exit_on_signals
 from ui.load import FIELDS, run_load
 
 __all__ = ["app"]
@@ -24,6 +25,7 @@ def up(
     from agent.runtime import open_users  # heavy: torch, chromadb, langchain
     from ui.app import launch  # heavy: gradio
 
+    exit_on_signals()  # SIGTERM, SIGINT, SIGHUP: stop the model server, exit 128 + n
     settings = Settings()
     users = open_users_for_service(settings, open_users, first_admin=True)
     agent, server = build_service(settings)

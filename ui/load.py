@@ -20,25 +20,34 @@ waiting for the model. The serve process writes its audit and history to a tempo
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
-import subprocess
+import socket
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import numpy as np
 
+from agent.app.audit import AuditLog
+from agent.app.auth import UserStore
 from agent.app.settings import Settings
+from agent.llm import connect
+from agent.servers import ServerUnavailable, answers, spawn_server
 
 FIELDS = ("sessions", "lost", "crossed", "p50_s", "p95_s", "overhead_share")
 
 
 @dataclass
 class Ask:
+    """One question of a session: turn ``turn`` asks about ``ward`` over ``days`` days."""
+
     session: int
     turn: int
     question: str
@@ -48,6 +57,8 @@ class Ask:
 
 @dataclass
 class Outcome:
+    """What the client saw for one ask: status, body, client and LLM seconds, or an error."""
+
     ask: Ask
     seconds: float = 0.0
     llm_seconds: float = 0.0
@@ -125,9 +136,7 @@ def _session(
 
 def _why_lost(outcomes: list[Outcome], kinds: list[str]) -> str:
     """The reasons for lost turns, counted: ``503 x3; ReadTimeout x1`` (``-`` if none)."""
-    from collections import Counter
-
-    why = Counter()
+    why: Counter[str] = Counter()
     for o, k in zip(outcomes, kinds, strict=False):
         if k == "lost":
             err = (o.body.get("error") or {}).get("message", "") if o.body else ""
@@ -137,10 +146,6 @@ def _why_lost(outcomes: list[Outcome], kinds: list[str]) -> str:
 
 def _bench_user(users_url: str) -> str:
     """A nurse account in the run's private users store, signed in: the API needs a token."""
-    import secrets
-
-    from agent.app.auth import UserStore
-
     users = UserStore(users_url, rounds=4)
     password = secrets.token_urlsafe(16)
     users.add("load-bench", password, "nurse")
@@ -150,27 +155,14 @@ def _bench_user(users_url: str) -> str:
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _wait(url: str, proc: subprocess.Popen, timeout: float, log_path: Path, token: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            tail = log_path.read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"wardwise serve exited ({proc.returncode}):\n{tail}")
-        try:
-            auth = {"Authorization": f"Bearer {token}"}
-            if httpx.get(f"{url}/v1/models", headers=auth, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"wardwise serve did not start within {timeout:.0f} s")
+def _serve_ready(url: str, token: str) -> Callable[[], bool]:
+    """The health check of ``wardwise serve``: ``/v1/models`` answers the bench user."""
+    return lambda: answers(f"{url}/v1/models", {"Authorization": f"Bearer {token}"})
 
 
 def run_load(
@@ -184,21 +176,20 @@ def run_load(
 ) -> dict:
     """Start the model server (``fake``, ``embedded`` or a base URL) and ``wardwise serve``,
     run the sessions, and return the table's row (``FIELDS`` first)."""
-    from agent.app.audit import AuditLog
-    from agent.bench.fakeserver import FakeServer
-    from agent.llm import connect
-    from agent.runtime import ensure_demo
-    from knowledge.hospital import load as load_hospital
+    from agent.bench.fakeserver import FakeServer  # heavy: fastapi
+    from agent.runtime import ensure_demo  # heavy: pandas, langchain
+    from knowledge.hospital import load as load_hospital  # heavy: pandas
 
     ensure_demo(settings, log=log)
     wards = [w.ward_id for w in load_hospital(Path(settings.data_dir)).wards]
     plan = plan_questions(wards, sessions, turns)
-    model_server = None
+    stop_model: Callable[[], None] | None = None
     if model == "fake":
-        model_server = FakeServer(_free_port(), delay=fake_delay)
-        base_url, dialect = model_server.start(), "openai"
+        fake = FakeServer(_free_port(), delay=fake_delay)
+        base_url, dialect, stop_model = fake.start(), "openai", fake.kill
     elif model == "embedded":
-        base_url, dialect, model_server = connect(settings.model_copy(update={"llm_url": None}))
+        base_url, dialect, embedded = connect(settings.model_copy(update={"llm_url": None}))
+        stop_model = embedded.stop if embedded else None
     else:
         base_url, dialect = model, settings.llm_dialect
     tmp = Path(tempfile.mkdtemp(prefix="wardwise-load-"))
@@ -222,12 +213,24 @@ def run_load(
     env = {k: v for k, v in env.items() if v != ""}
     serve_log = tmp / "serve.log"
     cmd = [sys.executable, "-m", "ui.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with serve_log.open("wb") as f:
-        proc = subprocess.Popen(cmd, env=env, stdout=f, stderr=subprocess.STDOUT)
     outcomes: list[Outcome] = []
+    serve = None
     try:
         log(f"starting wardwise serve on {url} (model: {model}) ...")
-        _wait(url, proc, 900, serve_log, token)
+        try:
+            serve = spawn_server(
+                cmd,
+                name="wardwise serve",
+                ready_url=f"{url}/v1/models",
+                port=port,
+                env=env,
+                log_path=serve_log,
+                timeout=900,
+                ready=_serve_ready(url, token),
+            )
+        except ServerUnavailable as e:
+            tail = serve_log.read_text(errors="replace")[-2000:] if serve_log.exists() else ""
+            raise RuntimeError(f"{e}:\n{tail}") from None
         # one turn first so the forecaster's models are loaded before the clock runs
         httpx.post(
             f"{url}/v1/chat/completions",
@@ -246,13 +249,10 @@ def run_load(
         for t in threads:
             t.join()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        if model_server is not None:
-            (model_server.kill if model == "fake" else model_server.stop)()
+        if serve is not None:
+            serve.stop(grace=30)
+        if stop_model is not None:
+            stop_model()
     all_asks = [a for asks in plan for a in asks]
     kinds = [classify(o, all_asks) for o in outcomes]
     kinds += ["lost"] * (len(all_asks) - len(outcomes))

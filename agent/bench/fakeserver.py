@@ -20,13 +20,15 @@ import argparse
 import asyncio
 import json
 import re
-import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
+
+from agent.servers import LocalServer
 
 _WARDS = re.compile(r"^Wards:(.*)$", re.M)
 _DAYS = re.compile(r"\b(\d{1,2})\s*(?:days|天)", re.I)
@@ -64,12 +66,15 @@ def answer(messages: list[dict]) -> str:
     return f"{fact.group(1)}: {fact.group(2)}." if fact else "No facts were given."
 
 
-def create_app(delay: float = 0.0, chunks: int = 8) -> FastAPI:
+def create_app(delay: float = 0.0, chunks: int = 8, model_id: str = "fake") -> FastAPI:
+    """The server's app: ``/v1/models`` lists ``model_id``; ``/v1/chat/completions`` answers
+    (streamed or not) after ``delay`` seconds."""
     app = FastAPI(title="wardwise fake model")
 
     @app.get("/v1/models")
     async def models() -> dict:
-        return {"object": "list", "data": [{"id": "fake", "object": "model", "owned_by": "test"}]}
+        model = {"id": model_id, "object": "model", "owned_by": "test"}
+        return {"object": "list", "data": [model]}
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request):
@@ -122,58 +127,50 @@ def _sse(cid: str, body: dict, delta: dict, finish, usage=None) -> str:
     return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
 
 
-class FakeServer:
-    """This server as a child process on 127.0.0.1 (``kill`` it to simulate a crash)."""
+class FakeServer(LocalServer):
+    """This server as a child process on 127.0.0.1 (``kill`` it to simulate a crash; leaving
+    a ``with`` block kills it too); ``model_id`` is the id ``/v1/models`` lists."""
 
-    def __init__(self, port: int, delay: float = 0.0, chunks: int = 8, log_path=None):
-        self.port, self.delay, self.chunks = port, delay, chunks
-        self.log_path = log_path
-        self.proc: subprocess.Popen | None = None
+    name = "the fake model server"
+    poll_s = 0.1
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+    def __init__(
+        self,
+        port: int,
+        delay: float = 0.0,
+        chunks: int = 8,
+        log_path: Path | None = None,
+        model_id: str = "fake",
+    ):
+        super().__init__(port, log_path)
+        self.delay, self.chunks, self.model_id = delay, chunks, model_id
 
-    def start(self, timeout: float = 60.0) -> str:
-        from agent.llm import healthy
-
+    def command(self) -> list[str]:
+        """``python -m agent.bench.fakeserver`` with this server's options."""
         cmd = [sys.executable, "-m", "agent.bench.fakeserver", "--port", str(self.port)]
         cmd += ["--delay", str(self.delay), "--chunks", str(self.chunks)]
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the fake model server exited ({self.proc.returncode})")
-            if healthy(self.base_url):
-                return self.base_url
-            time.sleep(0.1)
-        self.kill()
-        raise RuntimeError("the fake model server did not start")
+        return cmd + ["--model", self.model_id]
 
-    def kill(self) -> None:
-        """SIGKILL: the server dies at once, mid-response if one is streaming."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
+    def start(self, timeout: float = 60.0) -> str:
+        """Start the server and wait until it answers (60 s at most); returns its base URL."""
+        return super().start(timeout)
 
-    def __enter__(self) -> FakeServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.kill()
 
 
 def main() -> None:  # pragma: no cover - run as a child process by tests and the bench
+    """Serve on 127.0.0.1 (``python -m agent.bench.fakeserver --port N``)."""
     import uvicorn
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--delay", type=float, default=0.0, help="seconds per call")
     p.add_argument("--chunks", type=int, default=8, help="streamed chunks per answer")
+    p.add_argument("--model", default="fake", help="the model id /v1/models lists")
     a = p.parse_args()
-    uvicorn.run(create_app(a.delay, a.chunks), host="127.0.0.1", port=a.port, log_level="warning")
+    app = create_app(a.delay, a.chunks, a.model)
+    uvicorn.run(app, host="127.0.0.1", port=a.port, log_level="warning")
 
 
 if __name__ == "__main__":
