@@ -79,6 +79,7 @@ class EmbeddedServer(LocalServer):
         n_ctx: int = 4096,
         chat_format: str | None = None,
         log_path: Path | None = None,
+        prompt_cache_mb: int = 0,
     ):
         super().__init__(port, log_path)
         self.model_file = Path(model_file)
@@ -86,6 +87,7 @@ class EmbeddedServer(LocalServer):
         self.threads = threads
         self.n_ctx = n_ctx
         self.chat_format = chat_format
+        self.prompt_cache_mb = prompt_cache_mb
 
     def command(self) -> list[str]:
         """``python -m llama_cpp.server`` with the model, alias, port, context and threads."""
@@ -101,6 +103,11 @@ class EmbeddedServer(LocalServer):
             # concurrent requests queue; by default a new request cuts off the one streaming
             "--interrupt_requests", "False",
         ]  # fmt: skip
+        if self.prompt_cache_mb:
+            # KV states of earlier prompts kept in RAM, reused for the longest shared prefix
+            # (the model itself keeps only the last prompt's)
+            cmd += ["--cache", "True", "--cache_type", "ram"]
+            cmd += ["--cache_size", str(self.prompt_cache_mb << 20)]
         return cmd + (["--chat_format", self.chat_format] if self.chat_format else [])
 
     def environment(self) -> dict[str, str]:
@@ -240,6 +247,7 @@ def connect(settings: Settings, log=print) -> tuple[str, str, EmbeddedServer | N
         threads=settings.embedded_threads,
         n_ctx=settings.embedded_ctx,
         log_path=Path(settings.cache_dir) / "embedded-server.log",
+        prompt_cache_mb=settings.embedded_prompt_cache_mb,
     )
     port = settings.embedded_port
     if not port_free(port):

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     embedded_port: int = 8765
     embedded_threads: int = 2
     embedded_ctx: int = 4096
+    embedded_prompt_cache_mb: int = Field(
+        default=0,
+        description="RAM for the embedded server's prompt cache (KV states of earlier prompts, "
+        "llama-cpp-python --cache); 0: only the last prompt's prefix is reused",
+    )
     data_dir: Path = HOME / "data"
     index_dir: Path = HOME / "index"
     chroma_url: str | None = Field(
