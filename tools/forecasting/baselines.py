@@ -1,9 +1,10 @@
 """The statistical baselines, fitted per series with statsforecast.
 
 SeasonalNaive, AutoETS, AutoTheta, AutoARIMA, DynamicOptimizedTheta (DOTM, Fiorucci et al.
-2016) and AutoCES (complex exponential smoothing), each with its 80% interval as P10..P90,
-and ``stats-ensemble``: the mean of the AutoETS, AutoTheta and AutoARIMA forecasts (point
-and interval bounds alike). Gaps are filled by linear interpolation first, since these
+2016) and AutoCES (complex exponential smoothing), each with its nine quantiles P10..P90 read
+from its 20/40/60/80% intervals (P10 and P90 are the 80% interval, P50 the point forecast;
+fev-bench reads them the same way), and ``stats-ensemble``: the mean of the AutoETS,
+AutoTheta and AutoARIMA forecasts (every quantile alike). Gaps are filled by linear interpolation first, since these
 models need gap-free input. AutoETS has no seasonal form beyond a period of 24
 (statsforecast's limit), so with a longer ``season`` it is fitted non-seasonal (AutoCES too).
 A series a model cannot fit (AutoCES refuses an exactly periodic one) gets SeasonalNaive's
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from tools.forecasting.data import Dataset, fill_gaps
+from tools.forecasting.metrics import QUANTILES
 
 BASELINES = (
     "SeasonalNaive",
@@ -30,6 +32,10 @@ BASELINES = (
     "AutoCES",
 )
 ENSEMBLE_OF = ("AutoETS", "AutoTheta", "AutoARIMA")
+LEVELS = sorted({round(abs(q - 0.5) * 200) for q in QUANTILES if q != 0.5})  # 20, 40, 60, 80
+
+
+I10, I50, I90 = QUANTILES.index(0.1), QUANTILES.index(0.5), QUANTILES.index(0.9)
 
 
 @dataclass
@@ -37,19 +43,48 @@ class Forecast:
     """Quantile forecasts of many series.
 
     Attributes:
-        p10, p50, p90: arrays of shape (n_series, h).
+        q: the :data:`~tools.forecasting.metrics.QUANTILES` (P10..P90), shape
+            (n_series, h, 9).
         seconds: fit + predict wall time.
     """
 
-    p10: np.ndarray
-    p50: np.ndarray
-    p90: np.ndarray
+    q: np.ndarray
     seconds: float
+
+    @property
+    def p10(self) -> np.ndarray:
+        """P10, shape (n_series, h)."""
+        return self.q[..., I10]
+
+    @property
+    def p50(self) -> np.ndarray:
+        """P50 (the point forecast), shape (n_series, h)."""
+        return self.q[..., I50]
+
+    @property
+    def p90(self) -> np.ndarray:
+        """P90, shape (n_series, h)."""
+        return self.q[..., I90]
 
     def clipped(self) -> Forecast:
         """The same forecast with negative values set to 0 (counts)."""
-        c = np.maximum
-        return Forecast(c(self.p10, 0), c(self.p50, 0), c(self.p90, 0), self.seconds)
+        return Forecast(np.maximum(self.q, 0), self.seconds)
+
+
+def mean_forecast(members: list[Forecast]) -> Forecast:
+    """The member-wise mean of quantile forecasts (seconds add up)."""
+    return Forecast(np.mean([m.q for m in members], axis=0), sum(m.seconds for m in members))
+
+
+def median_forecast(members: list[Forecast]) -> Forecast:
+    """The member-wise median of quantile forecasts (seconds add up): fev-bench's
+    ``Stat. Ensemble`` is this median of AutoETS, AutoARIMA, DOTM and AutoCES."""
+    return Forecast(np.median([m.q for m in members], axis=0), sum(m.seconds for m in members))
+
+
+def _suffix(level: float) -> str:
+    """statsforecast's column suffix for quantile ``level`` (``-lo-80`` is P10)."""
+    return f"-lo-{round(100 - 200 * level)}" if level < 0.5 else f"-hi-{round(200 * level - 100)}"
 
 
 def _model(name: str, season: int):
@@ -129,24 +164,19 @@ def fit_predict(
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fc = sf.forecast(df=df, h=horizon, level=[80])
+            fc = sf.forecast(df=df, h=horizon, level=LEVELS)
         fc = fc.sort_values(["unique_id", "ds"])
-        alias = name
 
         def grid(col, fc=fc):
             return fc[col].to_numpy(dtype=float).reshape(len(data), horizon)
 
-        mid = grid(alias)
-        lo = grid(f"{alias}-lo-80") if f"{alias}-lo-80" in fc else mid
-        hi = grid(f"{alias}-hi-80") if f"{alias}-hi-80" in fc else mid
-        lo, hi = np.where(np.isfinite(lo), lo, mid), np.where(np.isfinite(hi), hi, mid)
-        out[name] = Forecast(lo, mid, hi, time.perf_counter() - t0)
+        mid = grid(name)
+        cols = []
+        for level in QUANTILES:
+            col = name + _suffix(level)
+            g = grid(col) if level != 0.5 and col in fc else mid
+            cols.append(np.where(np.isfinite(g), g, mid))
+        out[name] = Forecast(np.stack(cols, axis=-1), time.perf_counter() - t0)
     if all(m in out for m in ENSEMBLE_OF):
-        members = [out[m] for m in ENSEMBLE_OF]
-        out["stats-ensemble"] = Forecast(
-            np.mean([m.p10 for m in members], axis=0),
-            np.mean([m.p50 for m in members], axis=0),
-            np.mean([m.p90 for m in members], axis=0),
-            sum(m.seconds for m in members),
-        )
+        out["stats-ensemble"] = mean_forecast([out[m] for m in ENSEMBLE_OF])
     return out

@@ -10,9 +10,11 @@ on the rest, forecast them, and average per-series scores over series:
 ``seconds``   fit + predict wall time.
 
 Rows: the statistical baselines (:mod:`tools.forecasting.baselines`), ``stats-ensemble``,
-``wardwise-nn`` (the torch model alone), ``wardwise-stats`` (the mean of the statistical
-models ``wardwise`` uses, without the torch model: what the model adds is the gap between
-it and ``wardwise``) and ``wardwise`` (the project's forecaster).
+``fev-stat-ensemble`` (fev-bench's ``Stat. Ensemble``: the median of AutoETS, AutoARIMA,
+DOTM and AutoCES), ``wardwise-stats`` (the mean of the statistical models ``wardwise``
+uses, without the torch model: what the model adds is the gap between it and
+``wardwise``), ``wardwise-nn`` (the torch model alone) and ``wardwise`` (the project's
+forecaster). :mod:`tools.forecasting.windows` repeats this over several rolling windows.
 
 The torch model is a :class:`ContextEnsemble`: for monthly data one global model per
 context length (12, 18, 24 and 36 months, five seeds each), their quantiles averaged; for
@@ -44,6 +46,7 @@ from tools.forecasting.training import ContextEnsemble, ModelConfig, default_con
 Q3 = (0.1, 0.5, 0.9)
 I10, I50, I90 = QUANTILES.index(0.1), QUANTILES.index(0.5), QUANTILES.index(0.9)
 COMBINE_WITH = ("AutoETS", "AutoTheta", "DynamicOptimizedTheta", "AutoCES")
+FEV_ENSEMBLE_OF = ("AutoETS", "AutoARIMA", "DynamicOptimizedTheta", "AutoCES")
 WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
 WIDTHS = tuple(round(0.5 + 0.05 * i, 2) for i in range(31))
 
@@ -74,6 +77,7 @@ class BenchResult:
     notes: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
+        """``{"rows": [...], "data", "n_series", ...}``: what ``--json`` prints."""
         return {
             "rows": [asdict(r) for r in self.rows],
             "data": self.data,
@@ -86,24 +90,35 @@ class BenchResult:
         }
 
 
+@dataclass
+class Forecasts:
+    """Every method's quantile forecasts of one hold-out, in table order.
+
+    Attributes:
+        train: the training part of each kept series.
+        test: each kept series' held-out values, shape (h,) each.
+        methods: ``{method: Forecast}``; the statistical baselines as statsforecast gave
+            them (not clipped), the wardwise rows clipped at 0.
+        notes: the choices made on the validation fold, and the model's config.
+    """
+
+    train: Dataset
+    test: list[np.ndarray]
+    methods: dict[str, baselines.Forecast]
+    notes: dict
+
+
 def score(
-    method: str,
-    train: Dataset,
-    test: list[np.ndarray],
-    p10: np.ndarray,
-    p50: np.ndarray,
-    p90: np.ndarray,
-    season: int,
-    seconds: float,
+    method: str, train: Dataset, test: list[np.ndarray], f: baselines.Forecast, season: int
 ) -> Row:
-    """Mean per-series scores of one method's (n_series, h) quantile forecasts."""
+    """Mean per-series scores of one method's quantile forecast ``f`` (n_series, h, 9)."""
     m, s, c, p = [], [], [], []
     for i, y in enumerate(test):
         tr = train.series[i].y
-        m.append(mase(y, p50[i], tr, season))
-        s.append(smape(y, p50[i]))
-        c.append(coverage(y, p10[i], p90[i]))
-        qs = np.stack([p10[i], p50[i], p90[i]], axis=1)
+        m.append(mase(y, f.p50[i], tr, season))
+        s.append(smape(y, f.p50[i]))
+        c.append(coverage(y, f.p10[i], f.p90[i]))
+        qs = np.stack([f.p10[i], f.p50[i], f.p90[i]], axis=1)
         p.append(pinball(y, qs, Q3) / mase_scale(tr, season))
     return Row(
         method,
@@ -111,17 +126,7 @@ def score(
         round(float(np.mean(s)), 3),
         round(float(np.mean(c)), 4),
         round(float(np.mean(p)), 4),
-        round(seconds, 1),
-    )
-
-
-def mean_forecast(members: list[baselines.Forecast]) -> baselines.Forecast:
-    """The member-wise mean of quantile forecasts (seconds add up)."""
-    return baselines.Forecast(
-        np.mean([m.p10 for m in members], axis=0),
-        np.mean([m.p50 for m in members], axis=0),
-        np.mean([m.p90 for m in members], axis=0),
-        sum(m.seconds for m in members),
+        round(f.seconds, 1),
     )
 
 
@@ -133,16 +138,25 @@ def _mean_cov(test: list[np.ndarray], lo: np.ndarray, hi: np.ndarray) -> float:
     return float(np.mean([coverage(y, lo[i], hi[i]) for i, y in enumerate(test)]))
 
 
-def combine(nn_q: np.ndarray, stats: baselines.Forecast | None, weight: float, width: float):
-    """P10, P50, P90 of ``weight`` * model + (1 - weight) * stats, the band scaled by ``width``."""
-    p10, p50, p90 = nn_q[..., I10], nn_q[..., I50], nn_q[..., I90]
-    if stats is not None and weight < 1:
-        p10 = weight * p10 + (1 - weight) * stats.p10
-        p50 = weight * p50 + (1 - weight) * stats.p50
-        p90 = weight * p90 + (1 - weight) * stats.p90
-    lo = np.maximum(p50 - width * np.maximum(p50 - p10, 0), 0)
-    hi = p50 + width * np.maximum(p90 - p50, 0)
-    return lo, p50, hi
+def combine(
+    nn_q: np.ndarray, stats: baselines.Forecast | None, weight: float, width: float
+) -> np.ndarray:
+    """``weight`` * model + (1 - weight) * stats, every quantile; the band scaled by ``width``.
+
+    Args:
+        nn_q: the torch model's quantiles, shape (n_series, h, 9).
+        stats: the statistical forecast to mix in, or None (the model alone).
+        weight: the model's weight, 0..1.
+        width: each quantile's distance from P50 is multiplied by it (lower ones clipped at 0).
+
+    Returns:
+        The combined quantiles, shape (n_series, h, 9), sorted.
+    """
+    q = nn_q if stats is None or weight >= 1 else weight * nn_q + (1 - weight) * stats.q
+    med = q[..., I50 : I50 + 1]
+    lo = np.maximum(med - width * np.maximum(med - q[..., :I50], 0), 0)
+    hi = med + width * np.maximum(q[..., I50 + 1 :] - med, 0)
+    return np.concatenate([lo, med, hi], axis=-1)
 
 
 def choose(
@@ -158,11 +172,14 @@ def choose(
     best = min(
         weights,
         key=lambda w: (
-            round(_mean_mase(train, test, combine(nn_q, stats, w, 1.0)[1], season), 6),
+            round(_mean_mase(train, test, combine(nn_q, stats, w, 1.0)[..., I50], season), 6),
             -w,
         ),
     )
-    cov = {k: _mean_cov(test, *combine(nn_q, stats, best, k)[::2]) for k in WIDTHS}
+    cov = {}
+    for k in WIDTHS:
+        q = combine(nn_q, stats, best, k)
+        cov[k] = _mean_cov(test, q[..., I10], q[..., I90])
     width = min(WIDTHS, key=lambda k: (abs(cov[k] - target), k))
     return best, width
 
@@ -172,13 +189,13 @@ def holdout(data: Dataset, horizon: int) -> Dataset:
     return Dataset([s.head(len(s) - horizon) for s in data.series], data.freq, data.exog_names)
 
 
-def run(
+def forecast_all(
     data: Dataset,
     *,
-    name: str,
     horizon: int,
     season: int,
     config: ModelConfig | None = None,
+    overrides: dict | None = None,
     contexts: tuple[int, ...] | None = None,
     device: str | None = None,
     methods: tuple[str, ...] = baselines.BASELINES,
@@ -186,15 +203,19 @@ def run(
     min_train: int | None = None,
     progress: bool = True,
     log=None,
-) -> BenchResult:
-    """Benchmark the baselines and the wardwise forecaster on ``data``'s last ``horizon`` points.
+) -> Forecasts:
+    """Every method's forecast of ``data``'s last ``horizon`` points, from the data before them.
+
+    Nothing here looks at the held-out points: the wardwise choices (model weight, band
+    factor) are made on a validation fold, the last ``horizon`` points before the hold-out,
+    with the torch models trained on the data before that fold.
 
     Args:
-        data: the series.
-        name: the data's name for the table.
+        data: the series; each one's last ``horizon`` points are held out.
         horizon: points held out per series (and forecast).
         season: seasonal period for MASE and the baselines.
-        config: the torch model's config (default: :func:`bench_config`).
+        config: the torch model's config (default: :func:`bench_config` of the training part).
+        overrides: fields of that default config to replace (when ``config`` is not given).
         contexts: one torch model per context length, averaged (default:
             :func:`bench_contexts`; ``config.context`` is then not used).
         device: ``cpu``, ``cuda`` or None (automatic).
@@ -204,19 +225,16 @@ def run(
         progress: show training progress bars.
         log: optional callable for progress messages.
     """
-    t_start = time.perf_counter()
     say = log or (lambda m: None)
     min_train = min_train or 2 * horizon
     train, test = split(data, horizon, min_train=min_train)
-    cfg = config or bench_config(train, horizon, season)
+    cfg = config or bench_config(train, horizon, season, **(overrides or {}))
     contexts = tuple(contexts or bench_contexts(train, horizon, season))
-    say(f"{name}: {len(train)} series, horizon {horizon}, season {season}")
 
     stats = baselines.fit_predict(train, horizon, season, methods, max_history=max_history, log=say)
-    rows = [
-        score(k, train, test, *(np.maximum(a, 0) for a in (f.p10, f.p50, f.p90)), season, f.seconds)
-        for k, f in stats.items()
-    ]
+    out = dict(stats)
+    if all(m in stats for m in FEV_ENSEMBLE_OF):
+        out["fev-stat-ensemble"] = baselines.median_forecast([stats[m] for m in FEV_ENSEMBLE_OF])
 
     # validation fold: the last `horizon` points of the training part
     t0 = time.perf_counter()
@@ -232,9 +250,9 @@ def run(
         vfits = baselines.fit_predict(
             vtrain, horizon, season, COMBINE_WITH, max_history=max_history, log=say
         )
-        vstats = mean_forecast([vfits[m] for m in COMBINE_WITH]).clipped()
+        vstats = baselines.mean_forecast([vfits[m] for m in COMBINE_WITH]).clipped()
     weight, width = choose(vtrain, vtest, vq, vstats, season)
-    nn_weight_alone, nn_width_alone = choose(vtrain, vtest, vq, None, season)
+    _, nn_width_alone = choose(vtrain, vtest, vq, None, season)
     val_seconds = time.perf_counter() - t0
     say(f"validation: model weight {weight}, band factor {width}")
 
@@ -245,32 +263,12 @@ def run(
     nn_seconds = time.perf_counter() - t1
     ens = None
     if all(m in stats for m in COMBINE_WITH):
-        ens = mean_forecast([stats[m] for m in COMBINE_WITH]).clipped()
-        rows.append(
-            score("wardwise-stats", train, test, ens.p10, ens.p50, ens.p90, season, ens.seconds)
-        )
-    rows.append(
-        score(
-            "wardwise-nn",
-            train,
-            test,
-            *combine(q, None, 1.0, nn_width_alone),
-            season,
-            nn_seconds,
-        )
-    )
+        ens = baselines.mean_forecast([stats[m] for m in COMBINE_WITH]).clipped()
+        out["wardwise-stats"] = ens
+    out["wardwise-nn"] = baselines.Forecast(combine(q, None, 1.0, nn_width_alone), nn_seconds)
     used_stats = ens is not None and weight < 1
     sec = nn_seconds + val_seconds + (ens.seconds if used_stats else 0.0)
-    rows.append(
-        score(
-            "wardwise",
-            train,
-            test,
-            *combine(q, ens, weight, width),
-            season,
-            sec,
-        )
-    )
+    out["wardwise"] = baselines.Forecast(combine(q, ens, weight, width), sec)
     notes = {
         "model": cfg.to_dict(),
         "contexts": list(contexts),
@@ -280,15 +278,34 @@ def run(
         "nn_band_factor": nn_width_alone,
         "max_history": max_history,
     }
+    return Forecasts(train, test, out, notes)
+
+
+def run(data: Dataset, *, name: str, horizon: int, season: int, **options) -> BenchResult:
+    """Benchmark the baselines and the wardwise forecaster on ``data``'s last ``horizon`` points.
+
+    Args:
+        data: the series.
+        name: the data's name for the table.
+        horizon: points held out per series (and forecast).
+        season: seasonal period for MASE and the baselines.
+        **options: the other arguments of :func:`forecast_all` (config, contexts, device,
+            methods, max_history, min_train, progress, log).
+    """
+    t_start = time.perf_counter()
+    if options.get("log"):
+        options["log"](f"{name}: horizon {horizon}, season {season}")
+    fc = forecast_all(data, horizon=horizon, season=season, **options)
+    rows = [score(k, fc.train, fc.test, f.clipped(), season) for k, f in fc.methods.items()]
     return BenchResult(
         rows,
         name,
-        len(train),
+        len(fc.train),
         horizon,
         season,
-        train.skipped,
+        fc.train.skipped,
         time.perf_counter() - t_start,
-        notes,
+        fc.notes,
     )
 
 

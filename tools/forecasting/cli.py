@@ -4,6 +4,7 @@
 
     wardwise bench forecast --data ../shared/data/monash_hospital/hospital.csv
     wardwise bench forecast --data daily.csv --horizon 7 --season 7 --freq D --json
+    wardwise bench forecast --data ../shared/data/monash_hospital/hospital.csv --windows 4 --step 12
     wardwise forecast-backtest --data-dir ~/.wardwise/data
 """
 
@@ -63,8 +64,21 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             "auto", "--format", help="auto, long, monash, nhs-discharges, uihc-ed"
         ),
         quiet: bool = typer.Option(False, help="no progress messages or bars"),
+        windows: int = typer.Option(
+            None,
+            min=1,
+            help="rolling-origin evaluation on this many windows (fev-bench's protocol: MASE, "
+            "SQL, coverage per window, every choice made before each window's cutoff)",
+        ),
+        step: int = typer.Option(
+            None, min=1, help="points between the windows' cutoffs (default: the horizon)"
+        ),
     ) -> None:
-        """Benchmark the baselines and the wardwise forecaster on the last HORIZON points."""
+        """Benchmark the baselines and the wardwise forecaster on the last HORIZON points.
+
+        With --windows N: on N rolling windows STEP points apart, the last one ending at the
+        data's end, and the published fev-bench rows beside them on its hospital task.
+        """
         from tools.forecasting import bench
         from tools.forecasting.data import SeriesError, read_series
 
@@ -84,25 +98,33 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
                     _fail(f"--context takes integers separated by commas, got {context!r}")
                 if not contexts or min(contexts) < 1:
                     _fail(f"--context takes positive integers, got {context!r}")
-            cfg = bench.bench_config(ds, horizon, season, **over)
-            res = bench.run(
-                ds,
+            common = dict(
                 name=data.name,
                 horizon=horizon,
                 season=season,
-                config=cfg,
                 contexts=contexts,
                 device=None if device == "auto" else device,
                 max_history=max_history,
                 progress=not quiet,
                 log=log,
             )
+            if windows is None:
+                if step is not None:
+                    _fail("--step needs --windows")
+                cfg = bench.bench_config(ds, horizon, season, **over)
+                res = bench.run(ds, config=cfg, **common)
+                table = bench.format_table
+            else:
+                from tools.forecasting import windows as rolling
+
+                res = rolling.evaluate(ds, n_windows=windows, step=step, overrides=over, **common)
+                table = rolling.format_table
         except (SeriesError, FileNotFoundError, ValueError) as e:
             _fail(str(e))
         if as_json:
             typer.echo(json.dumps(res.to_json(), indent=2))
         else:
-            typer.echo(bench.format_table(res))
+            typer.echo(table(res))
 
     @app.command("forecast-backtest")
     def forecast_backtest(

@@ -415,11 +415,6 @@ class ContextEnsemble:
         return np.mean([m.predict(data) for m in self.models], axis=0)
 
 
-def n_parameters(model: GlobalModel) -> int:
-    """Trainable parameters of one member network."""
-    return sum(p.numel() for p in model.nets[0].parameters())
-
-
 def default_context(horizon: int, season: int, freq: str) -> int:
     """A context of about three seasons, at least twice the horizon."""
     c = max(3 * season, 2 * horizon)
