@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,7 @@ from tools.forecasting import baselines, bench, windows
 from tools.forecasting.data import Dataset, Series
 from tools.forecasting.metrics import QUANTILES, mase, mase_scale, panel_mase, panel_sql
 
+MONASH = Path(__file__).resolve().parents[3] / "shared/data/monash_hospital/hospital.csv"
 TINY = dict(hidden=16, layers=1, steps=20, batch=32, members=1, dropout=0.0)
 
 
@@ -91,6 +93,55 @@ def test_baselines_give_nine_sorted_quantiles_around_the_point_forecast():
     q = bench.combine(f.q, None, 1.0, 0.5)  # the band halved about P50, every quantile
     np.testing.assert_allclose(q[..., 4], f.p50)
     np.testing.assert_allclose(q[..., 8] - q[..., 4], 0.5 * (f.p90 - f.p50))
+
+
+@pytest.mark.skipif(not MONASH.exists(), reason=f"Monash hospital data not found at {MONASH}")
+def test_windows_and_scores_match_fev_on_monash_series(tmp_path):
+    """fev's own Task (cutoffs -48..-12) scores our SeasonalNaive forecasts as we do."""
+    fev = pytest.importorskip("fev")
+    from tools.forecasting.bench import Forecasts
+    from tools.forecasting.data import read_series, split
+
+    data = read_series(MONASH)
+    data = Dataset(data.series[:25], data.freq)
+    long = [
+        pd.DataFrame({"id": f"{i:03d}", "timestamp": s.index, "target": s.y})
+        for i, s in enumerate(data.series)
+    ]
+    pd.concat(long).to_parquet(tmp_path / "hospital.parquet")
+    task = fev.Task(
+        dataset_path=str(tmp_path / "hospital.parquet"),
+        horizon=12,
+        num_windows=4,
+        window_step_size=12,
+        seasonality=12,
+        eval_metric="SQL",
+        extra_metrics=["MASE"],
+        quantile_levels=list(QUANTILES),
+        id_column="id",
+        timestamp_column="timestamp",
+        target="target",
+    )
+    preds, ours = [], []
+    for w, end in enumerate(windows.window_ends(4, 12)):
+        train, test = split(windows.cut(data, end), 12, min_train=1)
+        past, _ = task.get_window(w).get_input_data()
+        assert [len(p["target"]) for p in past] == [len(s) for s in train.series]
+        f = baselines.fit_predict(train, 12, 12, ("SeasonalNaive",))
+        ours.append(windows.score_window(Forecasts(train, test, f, {}), 12)["SeasonalNaive"])
+        q = f["SeasonalNaive"].q
+        preds.append(
+            [
+                {
+                    "predictions": q[i, :, 4],
+                    **{str(lv): q[i, :, k] for k, lv in enumerate(QUANTILES)},
+                }
+                for i in range(len(train))
+            ]
+        )
+    summary = task.evaluation_summary(preds, model_name="SeasonalNaive")
+    assert summary["MASE"] == pytest.approx(np.mean([s.mase for s in ours]), abs=1e-4)
+    assert summary["SQL"] == pytest.approx(np.mean([s.sql for s in ours]), abs=1e-4)
 
 
 # ---------------------------------------------------------------- windows
