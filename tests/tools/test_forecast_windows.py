@@ -250,3 +250,5 @@ def test_bench_forecast_windows_command(tmp_path):
     assert all(len(r["windows"]) == 2 for r in out["rows"])
     bad = CliRunner().invoke(app, [*args[:-4], "--step", "7"])
     assert bad.exit_code == 2 and "--step needs --windows" in bad.output
+    bad = CliRunner().invoke(app, [*args, "--baselines", "AutoETS,Prophet"])
+    assert bad.exit_code == 2 and "--baselines takes names from" in bad.output

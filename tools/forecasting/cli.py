@@ -73,6 +73,12 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         step: int = typer.Option(
             None, min=1, help="points between the windows' cutoffs (default: the horizon)"
         ),
+        baselines: str = typer.Option(
+            None,
+            help="comma-separated statistical baselines to run (default: all of "
+            "SeasonalNaive, AutoETS, AutoTheta, AutoARIMA, DynamicOptimizedTheta, AutoCES); "
+            "wardwise combines with AutoETS, AutoTheta, DynamicOptimizedTheta and AutoCES",
+        ),
     ) -> None:
         """Benchmark the baselines and the wardwise forecaster on the last HORIZON points.
 
@@ -80,6 +86,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         data's end, and the published fev-bench rows beside them on its hospital task.
         """
         from tools.forecasting import bench
+        from tools.forecasting.baselines import BASELINES
         from tools.forecasting.data import SeriesError, read_series
 
         _threads(threads)
@@ -98,8 +105,15 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
                     _fail(f"--context takes integers separated by commas, got {context!r}")
                 if not contexts or min(contexts) < 1:
                     _fail(f"--context takes positive integers, got {context!r}")
+            methods = BASELINES
+            if baselines:
+                methods = tuple(m.strip() for m in baselines.split(",") if m.strip())
+                unknown = sorted(set(methods) - set(BASELINES))
+                if unknown or not methods:
+                    _fail(f"--baselines takes names from {', '.join(BASELINES)}; got {baselines!r}")
             common = dict(
                 name=data.name,
+                methods=methods,
                 horizon=horizon,
                 season=season,
                 contexts=contexts,
