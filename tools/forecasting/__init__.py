@@ -6,8 +6,10 @@ Import the modules you need (importing this package does not import torch):
 - :mod:`tools.forecasting.training` -- ``ModelConfig``, ``GlobalModel.fit / predict``
 - :mod:`tools.forecasting.checkpoint` -- ``save``, ``load``, ``fingerprint``
 - :mod:`tools.forecasting.baselines` -- ``fit_predict`` (statsforecast baselines)
-- :mod:`tools.forecasting.metrics` -- ``mase``, ``smape``, ``coverage``, ``pinball``
-- :mod:`tools.forecasting.bench` -- ``run``, ``run_file``, ``format_table``
+- :mod:`tools.forecasting.metrics` -- ``mase``, ``smape``, ``coverage``, ``pinball``,
+  ``panel_mase``, ``panel_sql`` (fev's definitions)
+- :mod:`tools.forecasting.bench` -- ``run``, ``forecast_all``, ``run_file``, ``format_table``
+- :mod:`tools.forecasting.windows` -- ``evaluate`` (rolling windows), ``format_table``
 - :mod:`tools.forecasting.los` -- ``fit_los``, ``simulate_census``
 - :mod:`tools.forecasting.wards` -- ``WardConfig``, ``train_ward_models``, ``backtest_rows``
 - :mod:`tools.forecasting.cli` -- ``register(app, bench_app)``

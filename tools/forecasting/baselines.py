@@ -168,6 +168,7 @@ def fit_predict(
         fc = fc.sort_values(["unique_id", "ds"])
 
         def grid(col, fc=fc):
+            """One forecast column as (n_series, horizon)."""
             return fc[col].to_numpy(dtype=float).reshape(len(data), horizon)
 
         mid = grid(name)

@@ -37,6 +37,7 @@ class ResBlock(nn.Module):
         self.norm = nn.LayerNorm(d_out) if norm else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, d_in) -> (B, d_out)."""
         return self.norm(self.dense(x) + self.skip(x))
 
 
@@ -69,6 +70,7 @@ class TiDE(nn.Module):
         self.skip = nn.Linear(context, horizon * n_q)
 
     def forward(self, past, past_mask, cov, static):
+        """past, past_mask (B, L), cov (B, L+H, C), static (B, S) -> quantiles (B, H, Q)."""
         b = past.shape[0]
         parts = [past, past_mask]
         proj = None
@@ -121,6 +123,7 @@ class NBeats(nn.Module):
             )
 
     def forward(self, past, past_mask, cov, static):
+        """past, past_mask (B, L), cov (B, L+H, C), static (B, S) -> quantiles (B, H, Q)."""
         b = past.shape[0]
         extra = [past_mask, static]
         if self.cov_proj is not None:
@@ -163,6 +166,7 @@ class GRUNet(nn.Module):
         )
 
     def forward(self, past, past_mask, cov, static):
+        """past, past_mask (B, L), cov (B, L+H, C), static (B, S) -> quantiles (B, H, Q)."""
         b, L = past.shape
         proj = self.cov_proj(cov) if self.cov_proj is not None else cov[:, :, :0]
         st = static[:, None, :].expand(b, L, static.shape[1])
@@ -181,6 +185,7 @@ class Linear(nn.Module):
         self.lin = nn.Linear(2 * context + (context + horizon) * n_cov + n_static, horizon * n_q)
 
     def forward(self, past, past_mask, cov, static):
+        """past, past_mask (B, L), cov (B, L+H, C), static (B, S) -> quantiles (B, H, Q)."""
         b = past.shape[0]
         x = torch.cat([past, past_mask, cov.reshape(b, -1), static], dim=1)
         return self.lin(x).reshape(b, self.horizon, self.n_q)

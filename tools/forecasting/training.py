@@ -65,15 +65,18 @@ class ModelConfig:
 
     @property
     def n_cov(self) -> int:
+        """Covariates per step: calendar features and the data's known covariates."""
         return n_features(self.freq, self.holidays) + len(self.exog)
 
     def to_dict(self) -> dict:
+        """The config as plain JSON-able values (what a checkpoint stores)."""
         d = asdict(self)
         d["exog"], d["quantiles"] = list(self.exog), list(self.quantiles)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
+        """The config :meth:`to_dict` describes."""
         d = dict(d)
         d["exog"], d["quantiles"] = tuple(d["exog"]), tuple(d["quantiles"])
         return cls(**d)
@@ -389,6 +392,7 @@ class ContextEnsemble:
 
     @property
     def device(self) -> torch.device:
+        """Where the models run."""
         return self.models[0].device
 
     @classmethod

@@ -53,6 +53,7 @@ class WardConfig:
     threads: int = 1
 
     def model_config(self) -> ModelConfig:
+        """The :class:`ModelConfig` of both ward models (daily, 28 days ahead)."""
         return ModelConfig(
             horizon=HORIZON,
             season=SEASON,
@@ -123,6 +124,7 @@ class WardModels:
 
     @classmethod
     def from_parts(cls, models: dict[str, GlobalModel], meta: dict) -> WardModels:
+        """The ward models from their checkpointed networks and metadata."""
         return cls(models["admissions"], models["census"], **meta)
 
     def backtest_summary(self, ward_id: str, method: str, days: int) -> tuple[float, float, int]:
