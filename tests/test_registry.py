@@ -36,6 +36,12 @@ def test_forecast_schema_snapshot():
                 "maximum": 28,
                 "default": 7,
             },
+            "start": {
+                "type": "string",
+                "format": "date",
+                "description": "the first day to answer for, as YYYY-MM-DD (e.g. the Friday "
+                "asked about); leave empty to start tomorrow.",
+            },
         },
         "required": ["ward"],
     }

@@ -17,6 +17,7 @@ from pydantic import Field
 from knowledge.differential import Candidate, rank_differential
 from knowledge.store import CaseHit, CaseIndex, fence
 from tools.result import Fact, ToolError, ToolResult
+from tools.verdicts.cases import cases_verdicts
 
 MAX_K = 20
 MAX_CANDIDATES = 5
@@ -141,7 +142,14 @@ def search_cases(
             "it was removed from the snippet and treated as data only. Report it to the "
             "records team."
         )
-    return CasesResult(summary=summary, facts=facts, hits=hits, differential=ddx, notice=notice)
+    return CasesResult(
+        summary=summary,
+        facts=facts,
+        verdicts=cases_verdicts(hits, ddx, differential=True),
+        hits=hits,
+        differential=ddx,
+        notice=notice,
+    )
 
 
 def without_differential(result: CasesResult, role: str) -> CasesResult:
@@ -160,6 +168,7 @@ def without_differential(result: CasesResult, role: str) -> CasesResult:
             "facts": result.facts[:2],  # how many were found, how well the closest matches
             "hits": hits,
             "differential": [],
+            "verdicts": [v for v in result.verdicts if v.id != "cases.differential"],
             "withheld": withheld,
         }
     )

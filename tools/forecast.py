@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import asdict
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -32,10 +32,11 @@ from pydantic import BaseModel
 
 from knowledge.hospital import Hospital
 from tools.forecasting.los import simulate_census
-from tools.forecasting.metrics import QUANTILES
+from tools.forecasting.metrics import QUANTILES, mase_scale
 from tools.forecasting.metrics import coverage as coverage
 from tools.forecasting.metrics import mase as mase
 from tools.result import Fact, ToolError, ToolResult
+from tools.verdicts.forecast import forecast_verdicts
 
 MAX_DAYS = 28
 MIN_HISTORY = 8 * 7
@@ -66,6 +67,7 @@ class Backtest(BaseModel):
     coverage: float
     origins: int = 0
     method: str = ""
+    mae: float | None = None  # mean absolute error of P50, beds a day: MASE x the ward's scale
 
 
 class ForecastResult(ToolResult):
@@ -224,10 +226,7 @@ class Forecaster:
                 f"for at most {MAX_DAYS} days ahead",
                 "ask for at most four weeks ahead",
             )
-        try:
-            w = self.hospital.ward(ward)
-        except KeyError as e:
-            raise ToolError("unknown_ward", str(e.args[0]), "use one of the known wards") from e
+        w = self._ward(ward)
         key = (w.ward_id, days)
         if key in self._cache:
             return self._cache[key]
@@ -246,6 +245,7 @@ class Forecaster:
             coverage=round(c, 2),
             origins=n,
             method=method,
+            mae=round(m * self._scale(w.ward_id), 2) if m == m else None,
         )
         from tools.forecasting.wards import stay_days  # heavy: torch
 
@@ -253,6 +253,65 @@ class Forecaster:
         result = _reading(w.ward_id, w.name_en, w.name_zh, w.beds, out_days, bt, adm_days, stay)
         self._cache[key] = result
         return result
+
+    def first_day(self, ward: str) -> date:
+        """The first day a forecast of ``ward`` answers for: the day after its last data.
+
+        Raises:
+            ToolError: unknown ward.
+        """
+        wid = self._ward(ward).ward_id
+        return (self.hospital.history(wid, "census").index.max() + pd.Timedelta(days=1)).date()
+
+    def window(self, ward: str, start: date | None, days: int) -> ForecastResult:
+        """The forecast for exactly ``days`` days from ``start`` (None: the first forecast
+        day), within the horizon of :data:`MAX_DAYS` days from the first forecast day; its
+        facts and verdicts are about that window.
+
+        Raises:
+            ToolError: ``outside_horizon`` for a window that starts before the first forecast
+                day or ends after the horizon; as :meth:`forecast` otherwise.
+        """
+        if start is None:
+            return self.forecast(ward, days)
+        first = self.first_day(ward)
+        last = first + timedelta(days=MAX_DAYS - 1)
+        end = start + timedelta(days=days - 1)
+        if start < first or end > last:
+            raise ToolError(
+                "outside_horizon",
+                f"The forecast answers for {first.isoformat()} to {last.isoformat()} (the next "
+                f"{MAX_DAYS} days); {start.isoformat()} to {end.isoformat()} is outside it.",
+                hint=f"ask about days from {first.isoformat()} to {last.isoformat()}",
+            )
+        offset = (start - first).days
+        full = self.forecast(ward, offset + days)
+        if offset == 0:
+            return full
+        return _reading(
+            full.ward_id,
+            full.ward_name,
+            full.ward_name_zh,
+            full.beds,
+            full.days[offset:],
+            full.backtest,
+            full.admissions[offset:],
+            full.mean_stay_days,
+            span=f"{start.isoformat()} to {end.isoformat()}" if days > 1 else start.isoformat(),
+        )
+
+    def _ward(self, ward: str):
+        try:
+            return self.hospital.ward(ward)
+        except KeyError as e:
+            raise ToolError("unknown_ward", str(e.args[0]), "use one of the known wards") from e
+
+    def _scale(self, ward_id: str) -> float:
+        """The MASE scale of the ward's backtest: the seasonal-naive (7-day) mean absolute
+        error of its census before the backtest weeks, in beds."""
+        s = self.hospital.history(ward_id, "census")
+        y = s.reindex(pd.date_range(s.index.min(), s.index.max(), freq="D")).to_numpy(float)
+        return mase_scale(y[: len(y) - self.config.backtest_days], 7)
 
     def _check_history(self, ward_id: str, days: int) -> None:
         d = self.hospital.daily[self.hospital.daily.ward_id == ward_id]
@@ -331,25 +390,25 @@ def _reading(
     bt: Backtest,
     admissions: list[ForecastDay] | None = None,
     mean_stay: float | None = None,
+    span: str = "",
 ):
+    """The result for ``days``: summary, facts and verdicts about exactly those days
+    (``span`` names them in fact labels; default "next N days")."""
     p50 = [round(d.p50) for d in days]
     p90 = [round(d.p90) for d in days]
     p10 = [round(d.p10) for d in days]
     n = len(days)
+    span = span or f"next {n} days"
     peak90 = max(p90)
     peak_day = days[p90.index(peak90)].date
     over = sum(1 for v in p90 if v > beds)
     facts = [
-        Fact(label=f"peak P50 occupied beds, next {n} days", value=max(p50), unit="beds"),
-        Fact(label=f"peak P90 occupied beds, next {n} days", value=peak90, unit="beds"),
-        Fact(label=f"lowest P10 occupied beds, next {n} days", value=min(p10), unit="beds"),
-        Fact(
-            label=f"mean P50 occupied beds, next {n} days", value=round(sum(p50) / n), unit="beds"
-        ),
+        Fact(label=f"peak P50 occupied beds, {span}", value=max(p50), unit="beds"),
+        Fact(label=f"peak P90 occupied beds, {span}", value=peak90, unit="beds"),
+        Fact(label=f"lowest P10 occupied beds, {span}", value=min(p10), unit="beds"),
+        Fact(label=f"mean P50 occupied beds, {span}", value=round(sum(p50) / n), unit="beds"),
         Fact(label="physical beds on the ward", value=beds, unit="beds"),
-        Fact(
-            label=f"days where P90 exceeds the ward's beds, next {n} days", value=over, unit="days"
-        ),
+        Fact(label=f"days where P90 exceeds the ward's beds, {span}", value=over, unit="days"),
         Fact(label=f"backtest MASE, {bt.horizon}-day horizon", value=bt.mase, unit=""),
         Fact(label="backtest share of days inside P10-P90", value=bt.coverage, unit=""),
         Fact(label="forecast horizon", value=n, unit="days"),
@@ -357,7 +416,7 @@ def _reading(
     if admissions:
         facts.append(
             Fact(
-                label=f"expected admissions (sum of P50), next {n} days",
+                label=f"expected admissions (sum of P50), {span}",
                 value=round(sum(d.p50 for d in admissions)),
                 unit="patients",
             )
@@ -365,15 +424,28 @@ def _reading(
     if mean_stay is not None:
         facts.append(Fact(label="estimated mean length of stay", value=mean_stay, unit="days"))
     how = METHOD_NAMES.get(bt.method, "")
+    over_what = f"over the {span}" if span.startswith("next ") else f"from {span}"
+    if " to " not in span and not span.startswith("next "):
+        over_what = f"on {span}"
     summary = (
         f"{name_en} ({ward_id}, {name_zh}) needs a median of up to {max(p50)} occupied beds per "
-        f"day over the next {n} days (P90 peak {peak90} on {peak_day.isoformat()}); "
+        f"day {over_what} (P90 peak {peak90} on {peak_day.isoformat()}); "
         f"the ward has {beds} beds. Backtest MASE {bt.mase}, P10-P90 coverage {bt.coverage}"
         + (f" ({how})." if how else ".")
     )
     return ForecastResult(
         summary=summary,
         facts=facts,
+        verdicts=forecast_verdicts(
+            ward_id,
+            name_en,
+            name_zh,
+            beds,
+            days,
+            mae=bt.mae,
+            mase=bt.mase,
+            coverage=bt.coverage,
+        ),
         ward_id=ward_id,
         ward_name=name_en,
         ward_name_zh=name_zh,

@@ -12,6 +12,7 @@ import dataclasses
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Annotated, Any
 
 import httpx
@@ -66,16 +67,22 @@ class ToolContext:
 
 
 def forecast_beds(
-    ctx: ToolContext, ward: str, days: Annotated[int, Field(ge=1, le=MAX_DAYS)] = 7
+    ctx: ToolContext,
+    ward: str,
+    days: Annotated[int, Field(ge=1, le=MAX_DAYS)] = 7,
+    start: date | None = None,
 ) -> ForecastResult:
     """Forecast one ward's occupied beds per day, with P10/P50/P90 and backtest accuracy.
 
     Args:
         ward: the ward's id or name in English or Chinese, e.g. "CARD", "Cardiology" or "心内科".
         days: how many days ahead to forecast, 1 to 28; "next week" is 7.
+        start: the first day to answer for, as YYYY-MM-DD (e.g. the Friday asked about); leave empty to start tomorrow.
     """
     require(ctx.role, "forecast")
-    return ctx.forecaster.forecast(ward, days)
+    if start is None:
+        return ctx.forecaster.forecast(ward, days)
+    return ctx.forecaster.window(ward, start, days)
 
 
 def plan_beds(
@@ -83,6 +90,7 @@ def plan_beds(
     days: Annotated[int, Field(ge=1, le=PLAN_MAX_DAYS)] = 7,
     what_if: str = "",
     apply: bool = False,
+    start: date | None = None,
 ) -> ToolResult:
     """Plan open beds, surge beds, transfers and nurses per shift for every ward.
 
@@ -90,6 +98,7 @@ def plan_beds(
         days: how many days ahead to plan, 1 to 14.
         what_if: a change to test against the plan, e.g. "close 4 beds on CARD on Friday" or "2 RNs call in sick on ICU night shift"; leave empty for the normal plan.
         apply: true only when the staff member asks to apply, adopt or save this plan as the current plan; false to preview it.
+        start: the first day to plan, as YYYY-MM-DD; leave empty to start tomorrow.
     """
     require(ctx.role, "plan")
     if apply:
@@ -97,7 +106,12 @@ def plan_beds(
         if ctx.plan_store is None:
             raise ToolError("no_plan_store", "no plan store is configured, nothing was applied")
     forecasts = {
-        w.ward_id: ctx.forecaster.forecast(w.ward_id, days).days for w in ctx.hospital.wards
+        w.ward_id: (
+            ctx.forecaster.forecast(w.ward_id, days)
+            if start is None
+            else ctx.forecaster.window(w.ward_id, start, days)
+        ).days
+        for w in ctx.hospital.wards
     }
     changes = [what_if] if what_if.strip() else []
     result = plan_from_forecast(

@@ -16,6 +16,7 @@ from tools.allocation.instance import SKILL_NAMES, Instance
 from tools.allocation.model import build
 from tools.allocation.solution import read
 from tools.allocation.solver import solve
+from tools.allocation.verdicts import infeasible_verdicts
 from tools.result import ErrorResult, Fact, ToolError
 
 HINT = (
@@ -27,15 +28,25 @@ HINT = (
 class InfeasiblePlan(ToolError):
     """No plan meets every requirement; ``problems`` are the violated ones, in words."""
 
-    def __init__(self, message: str, problems: list[str], facts: list[Fact], hint: str = HINT):
+    def __init__(
+        self,
+        message: str,
+        problems: list[str],
+        facts: list[Fact],
+        hint: str = HINT,
+        words: list[dict] | None = None,
+    ):
         super().__init__("infeasible", message, hint)
         self.problems = problems
         self.facts = facts
+        self.words = words or []  # each problem's template variables, for the verdicts
 
     def to_result(self) -> ErrorResult:
         """The error result, with the facts its message's numbers come from."""
         result = super().to_result()
         result.facts = list(self.facts)
+        if self.problems:
+            result.verdicts = infeasible_verdicts(self.problems, self.words, self.facts)
         return result
 
 
@@ -56,9 +67,9 @@ def diagnose(inst: Instance, solver: str, time_limit: float, shown: int = 3) -> 
         if (var.varValue or 0.0) > 1e-6:
             found.append(_word(inst, sol, model, kind, key))
     found.sort(key=lambda p: p[0])
-    problems = [text for _, text, _ in found]
+    problems = [text for _, text, _, _ in found]
     facts = [Fact(label="requirements that cannot all be met", value=len(found), unit="")]
-    for _, _, more in found[:shown]:
+    for _, _, more, _ in found[:shown]:
         facts += more
     minimal = "" if out.status == "optimal" else " (the search for a smaller set was stopped)"
     more = f"; and {len(found) - shown} more" if len(found) > shown else ""
@@ -73,10 +84,12 @@ def diagnose(inst: Instance, solver: str, time_limit: float, shown: int = 3) -> 
         + more
         + "."
     )
-    return InfeasiblePlan(message, problems, facts)
+    return InfeasiblePlan(message, problems, facts, words=[w for *_, w in found[:shown]])
 
 
-def _word(inst: Instance, sol, model, kind: str, key: tuple) -> tuple[tuple, str, list[Fact]]:
+def _word(inst: Instance, sol, model, kind: str, key: tuple) -> tuple[tuple, str, list[Fact], dict]:
+    """One violated requirement: its sort key, its sentence, its facts and its words (the
+    template variables of the Chinese sentence)."""
     days = inst.days
     scen = f" ({inst.scenarios[key[0]]} scenario)" if len(inst.scenarios) > 1 else ""
     if kind == "beds":
@@ -108,7 +121,17 @@ def _word(inst: Instance, sol, model, kind: str, key: tuple) -> tuple[tuple, str
             Fact(label=f"surge beds, {ward.ward_id}, {when}", value=surge, unit="beds"),
             *extra,
         ]
-        return (0, t, i), text, facts
+        words = dict(
+            kind="beds",
+            ward=ward.ward_id,
+            day=days[t],
+            scenario=inst.scenarios[key[0]] if scen else "",
+            need=need,
+            beds=beds,
+            surge=surge,
+            room=cell.transfers_out if cell.transfers_out else (-1 if inst.compat[i] else -2),
+        )
+        return (0, t, i), text, facts, words
     if kind == "cover":
         w, k, i, t, s = key
         ward = inst.wards[i]
@@ -153,7 +176,21 @@ def _word(inst: Instance, sol, model, kind: str, key: tuple) -> tuple[tuple, str
                 ),
                 Fact(label="most days in a row one nurse may work", value=M, unit="days"),
             ]
-        return (1, t, i), text, facts
+        words = dict(
+            kind="cover" if need > avail else "pool",
+            ward=ward.ward_id,
+            day=days[t],
+            scenario=inst.scenarios[key[0]] if scen else "",
+            shift=None if s is None else inst.shifts[s],
+            skill=k,
+            need=need,
+            served=served,
+            available=avail,
+            days_in_row=inst.max_consecutive,
+            pool=inst.headcount[k][i],
+            staffed=int(round(pulp.value(model.roster[k, i, t]) or 0)) if need <= avail else 0,
+        )
+        return (1, t, i), text, facts, words
     # a consecutive-days window of one pool class
     k, i, c, t0 = key
     ward = inst.wards[i]
@@ -172,4 +209,14 @@ def _word(inst: Instance, sol, model, kind: str, key: tuple) -> tuple[tuple, str
         Fact(label=f"{name} shifts the pool can cover, {ward.ward_id}, {span}", value=limit),
         Fact(label="most days in a row one nurse may work", value=M, unit="days"),
     ]
-    return (2, t0, i), text, facts
+    words = dict(
+        kind="window",
+        ward=ward.ward_id,
+        first=days[t0],
+        last=days[t0 + M],
+        skill=k,
+        need=needed,
+        limit=limit,
+        days_in_row=M,
+    )
+    return (2, t0, i), text, facts, words

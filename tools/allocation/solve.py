@@ -10,42 +10,24 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import date
 
 import pulp
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from tools.allocation.decompose import decomposable, solve_by_day
 from tools.allocation.demand import quantile_name
 from tools.allocation.diagnosis import diagnose
-from tools.allocation.explain import Marginal, binding, marginal_label, marginal_sentence
+from tools.allocation.explain import Marginal, limits, marginal_label, marginal_sentence
 from tools.allocation.instance import Instance
 from tools.allocation.model import Formulation, build
+from tools.allocation.rows import PlanRow, rows_of, totals
 from tools.allocation.solution import Solution, read
 from tools.allocation.solver import GAP_REL, solve
+from tools.allocation.verdicts import plan_verdicts
 from tools.numbers import plain, value
 from tools.result import Fact, ToolError, ToolResult
 
 MARGINAL_MAX_CELLS = 200  # ward-days up to which marginal values are found by re-solving
-
-
-class PlanRow(BaseModel):
-    """One ward on one day (of one scenario, in a robust plan)."""
-
-    date: date
-    ward_id: str
-    demand: int
-    beds_open: int
-    surge_open: int
-    transfers_in: int
-    transfers_out: int
-    unmet: int  # turned away or boarded
-    nurses: dict[str, int]  # shift -> RNs on the shift (the ratio's requirement)
-    overtime: dict[str, int] = Field(default_factory=dict)  # shift -> of those, overtime/bank
-    assistants: dict[str, int] = Field(default_factory=dict)  # shift -> assistants on shift
-    assistant_overtime: dict[str, int] = Field(default_factory=dict)
-    empty_beds: int = 0  # robust plans: opened beds this scenario leaves empty
-    scenario: str = ""  # robust plans: "P10", "P50", ...
 
 
 class PlanResult(ToolResult):
@@ -214,18 +196,23 @@ def result_of(
     if explain and len(inst.scenarios) == 1:
         marginal = marginal_values(sol, time_limit, gap_rel)
     facts = _facts(sol, rows, quantile, marginal)
-    limits = binding(sol, facts)
-    explanation = limits[:3] + [marginal_sentence(m) for m in marginal]
+    found = limits(sol, facts)
+    bound = [item.text for item in found]
+    explanation = bound[:3] + [marginal_sentence(m) for m in marginal]
+    worst = [
+        r for r in rows if r.scenario == (inst.scenarios[-1] if len(inst.scenarios) > 1 else "")
+    ]
     return PlanResult(
         summary=_summary(sol, rows, quantile, time_limit),
         facts=facts,
+        verdicts=plan_verdicts(worst, [w.ward_id for w in inst.wards], inst.days, found),
         status=sol.outcome.status,
         objective=round(float(sol.outcome.objective or 0.0), 6),
         gap=sol.outcome.gap,
         solver=sol.outcome.solver,
         seconds=round(sol.outcome.seconds, 3),
         rows=rows,
-        binding=limits,
+        binding=bound,
         marginal=marginal,
         explanation=explanation,
         quantile=quantile,
@@ -239,56 +226,8 @@ def result_of(
     )
 
 
-def rows_of(sol: Solution) -> list[PlanRow]:
-    """One row per scenario, day and ward of a solved plan."""
-    inst = sol.inst
-    multi = len(inst.scenarios) > 1
-    rows = []
-    for w, name in enumerate(inst.scenarios):
-        for t, day in enumerate(inst.days):
-            for i, ward in enumerate(inst.wards):
-                c = sol.cells[w, i, t]
-                rn = sol.staff.get((w, "rn", i, t))
-                an = sol.staff.get((w, "assistant", i, t))
-                rows.append(
-                    PlanRow(
-                        date=day,
-                        ward_id=ward.ward_id,
-                        demand=c.demand,
-                        beds_open=c.beds_open,
-                        surge_open=c.surge_open,
-                        transfers_in=c.transfers_in,
-                        transfers_out=c.transfers_out,
-                        unmet=c.unmet,
-                        nurses={s: rn.need if rn else 0 for s in inst.shifts},
-                        overtime={
-                            s: rn.overtime[n] if rn else 0 for n, s in enumerate(inst.shifts)
-                        },
-                        assistants={s: an.need for s in inst.shifts} if an else {},
-                        assistant_overtime=(
-                            {s: an.overtime[n] for n, s in enumerate(inst.shifts)} if an else {}
-                        ),
-                        empty_beds=c.empty,
-                        scenario=name if multi else "",
-                    )
-                )
-    return rows
-
-
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def totals(rows: list[PlanRow]) -> dict[str, int]:
-    """Unmet patient-days, surge bed-days, transfers, overtime and empty bed-days of ``rows``."""
-    return {
-        "unmet": sum(r.unmet for r in rows),
-        "surge": sum(r.surge_open for r in rows),
-        "transfers": sum(r.transfers_out for r in rows),
-        "overtime": sum(sum(r.overtime.values()) for r in rows),
-        "assistant_overtime": sum(sum(r.assistant_overtime.values()) for r in rows),
-        "empty": sum(r.empty_beds for r in rows),
-    }
 
 
 def _facts(

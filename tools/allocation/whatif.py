@@ -46,8 +46,10 @@ from tools.allocation.instance import (
     build_instance,
     check_solver,
 )
-from tools.allocation.solve import PlanResult, PlanRow, result_of, solve_solution, totals
+from tools.allocation.rows import PlanRow, totals
+from tools.allocation.solve import PlanResult, result_of, solve_solution
 from tools.allocation.solver import GAP_REL
+from tools.allocation.verdicts import whatif_verdicts
 from tools.numbers import plain, value
 from tools.result import Fact, ToolError
 
@@ -405,7 +407,27 @@ def what_if(
     before = result_of(base, time_limit, quantile=quantile)
     after = result_of(new, time_limit, quantile=quantile)
     amounts = [abs(c.amount) for c in parsed]
-    return _compare(before, after, list(zip(changed.notes, amounts, strict=True)))
+    result = _compare(before, after, list(zip(changed.notes, amounts, strict=True)))
+    words = [_words(c, note, inst) for c, note in zip(parsed, changed.notes, strict=True)]
+    order = [w.ward_id for w in wards]
+    touched = sorted({d.ward_id for d in result.diff}, key=order.index)
+    more = whatif_verdicts(changed.notes, words, before.rows, after.rows, touched)
+    return result.model_copy(update={"verdicts": after.verdicts + more})
+
+
+def _words(c: Change, note: str, inst: Instance) -> dict:
+    """A parsed change as the verdict templates word it (the English note is ``note``)."""
+    n = int(c.amount) if float(c.amount).is_integer() else c.amount
+    return {
+        "kind": c.kind,
+        "note": note,
+        "ward": c.ward_id or "",
+        "amount": n,
+        "skill": c.skill or "",
+        "shift": c.shift or "",
+        "days": [inst.days[t] for t in c.days],
+        "every_day": len(c.days) == inst.n_days,
+    }
 
 
 def diff_rows(before: list[PlanRow], after: list[PlanRow]) -> list[RowChange]:
