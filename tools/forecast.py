@@ -166,7 +166,7 @@ class Forecaster:
                 parts, meta = checkpoint.load(path, self.device)
             except ValueError:
                 parts, meta = None, None
-            if meta is not None and self._is_fresh(meta, ward_ids, end):
+            if parts is not None and meta is not None and self._is_fresh(meta, ward_ids, end):
                 return WardModels.from_parts(parts, meta)
         data_end = pd.Timestamp(end)
         fp = self._fingerprint(ward_ids, data_end)

@@ -121,7 +121,7 @@ def plan_beds(
         solver=ctx.solver,
         time_limit=ctx.plan_time_limit,
     )
-    if apply and result.ok:
+    if apply and result.ok and ctx.plan_store is not None:  # checked above: it is set
         ctx.plan_store.save(
             result, user=ctx.user, role=ctx.role.value, days=days, what_if=what_if.strip()
         )

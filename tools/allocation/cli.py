@@ -161,7 +161,7 @@ def plan_table(result: PlanResult) -> list[dict]:
     """The plan's rows as flat dicts for a table (RNs and overtime per shift)."""
     out = []
     for r in result.rows:
-        row = {"date": r.date.isoformat(), "ward": r.ward_id}
+        row: dict[str, object] = {"date": r.date.isoformat(), "ward": r.ward_id}
         if r.scenario:
             row["scenario"] = r.scenario
         row.update(

@@ -109,7 +109,7 @@ def _combine(outcomes: list[Outcome], solver: str) -> Outcome:
         sum(o.seconds for o in outcomes),
         True,
         objective=sum(o.objective or 0.0 for o in outcomes),
-        bound=None if None in bounds else sum(bounds),
+        bound=None if None in bounds else sum(b for b in bounds if b is not None),
     )
 
 

@@ -69,8 +69,8 @@ def diagnose(inst: Instance, solver: str, time_limit: float, shown: int = 3) -> 
     found.sort(key=lambda p: p[0])
     problems = [text for _, text, _, _ in found]
     facts = [Fact(label="requirements that cannot all be met", value=len(found), unit="")]
-    for _, _, more, _ in found[:shown]:
-        facts += more
+    for _, _, own, _ in found[:shown]:
+        facts += own
     minimal = "" if out.status == "optimal" else " (the search for a smaller set was stopped)"
     more = f"; and {len(found) - shown} more" if len(found) > shown else ""
     what = (
@@ -196,17 +196,21 @@ def _word(inst: Instance, sol, model, kind: str, key: tuple) -> tuple[tuple, str
     ward = inst.wards[i]
     M = inst.max_consecutive
     row = next(r for r in model.windows if r[:4] == (k, i, c, t0))
-    limit = row[5]
-    needed = int(round(pulp.value(row[6]) or 0))
+    cover = row[5]
+    shifts_needed = int(round(pulp.value(row[6]) or 0))
     name = SKILL_NAMES[k]
     span = f"from {days[t0].isoformat()} to {days[t0 + M].isoformat()}"
     text = (
-        f"{span} {ward.ward_id} needs {needed} {name} shifts from its pool, but with nobody "
-        f"working more than {M} days in a row the pool can cover only {limit}"
+        f"{span} {ward.ward_id} needs {shifts_needed} {name} shifts from its pool, but with nobody "
+        f"working more than {M} days in a row the pool can cover only {cover}"
     )
     facts = [
-        Fact(label=f"{name} shifts needed, {ward.ward_id}, {span}", value=needed, unit="shifts"),
-        Fact(label=f"{name} shifts the pool can cover, {ward.ward_id}, {span}", value=limit),
+        Fact(
+            label=f"{name} shifts needed, {ward.ward_id}, {span}",
+            value=shifts_needed,
+            unit="shifts",
+        ),
+        Fact(label=f"{name} shifts the pool can cover, {ward.ward_id}, {span}", value=cover),
         Fact(label="most days in a row one nurse may work", value=M, unit="days"),
     ]
     words = dict(
@@ -215,8 +219,8 @@ def _word(inst: Instance, sol, model, kind: str, key: tuple) -> tuple[tuple, str
         first=days[t0],
         last=days[t0 + M],
         skill=k,
-        need=needed,
-        limit=limit,
+        need=shifts_needed,
+        limit=cover,
         days_in_row=M,
     )
     return (2, t0, i), text, facts, words

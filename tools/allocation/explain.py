@@ -13,6 +13,7 @@ that quotes a sentence passes the grounding check.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -71,7 +72,7 @@ def limits(sol: Solution, facts: list[Fact], limit: int = 6) -> list[Limit]:
             found.append((rank, 0 if kind == "window" else -len(hit), item))
 
         cells = [sol.cells[w, i, t] for t in range(T)]
-        rn = [sol.staff.get((w, "rn", i, t)) for t in range(T)]
+        rn: list[Any] = [sol.staff.get((w, "rn", i, t)) for t in range(T)]
         refused = [c.unmet > 0 or c.transfers_out > 0 for c in cells]
         unmet_fact = by_label.get(f"unmet patient-days, {wid}")
         share, stated = "", {}

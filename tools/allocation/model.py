@@ -267,6 +267,7 @@ def _group_cuts(prob, m: Model, inst: Instance) -> None:
             if len(ratios) != 1 or None in ratios:
                 continue
             (r,) = ratios
+            assert r is not None  # a group with no ratio was skipped above
             for w in range(len(inst.scenarios)):
                 for t in range(inst.n_days):
                     d = sum(inst.demand[w][i][t] for i in group)

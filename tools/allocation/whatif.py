@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import date
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -279,7 +280,7 @@ def _when(inst: Instance, days: list[int]) -> str:
 
 
 def _apply(inst: Instance, c: Change) -> None:
-    n = int(c.amount) if float(c.amount).is_integer() else c.amount
+    n: Any = int(c.amount) if float(c.amount).is_integer() else c.amount
     when = _when(inst, c.days)
     if c.kind == "no_transfers":
         if c.ward_id is None:
@@ -289,6 +290,7 @@ def _apply(inst: Instance, c: Change) -> None:
             inst.compat[inst.index(c.ward_id)] = []
             inst.notes.append(f"no transfers from {c.ward_id}")
         return
+    assert c.ward_id is not None  # the parser names a ward for every other kind
     i = inst.index(c.ward_id)
     if c.kind == "close_beds":
         for t in c.days:

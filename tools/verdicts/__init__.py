@@ -78,7 +78,7 @@ def _part(language: str, key: str, **variables: Any) -> str:
 
 
 @cache
-def templates(language: str) -> dict[str, str]:
+def templates(language: str) -> dict[str, Any]:
     """The verdict templates of one language, by id (read once from the package)."""
     text = resources.files(__name__).joinpath(f"{language}.yaml").read_text(encoding="utf-8")
     return dict(yaml.safe_load(text))

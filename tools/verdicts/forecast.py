@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from statistics import NormalDist
-from typing import Protocol
+from typing import Any, Protocol
 
 from tools.numbers import value
 from tools.result import Fact, Verdict
@@ -61,8 +61,9 @@ def forecast_verdicts(
     """Every forecast verdict in both languages (see :mod:`tools.verdicts`)."""
     first, last = days[0].date, days[-1].date
     span = f"{first.isoformat()} to {last.isoformat()}" if len(days) > 1 else first.isoformat()
-    names = dict(ward=ward_id, name_en=name_en, name_zh=name_zh, first=first, last=last)
-    names["n"] = len(days)
+    names: dict[str, Any] = dict(
+        ward=ward_id, name_en=name_en, name_zh=name_zh, first=first, last=last, n=len(days)
+    )
     p10 = [round(d.p10) for d in days]
     p50 = [round(d.p50) for d in days]
     p90 = [round(d.p90) for d in days]
