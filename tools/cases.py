@@ -38,9 +38,9 @@ class CasesResult(ToolResult):
         default="", description="set when diagnoses were withheld for the caller's role"
     )
 
-    def reading(self) -> dict:
+    def reading(self, language: str | None = None) -> dict:
         """Summary, facts, the notice, the differential and the cases' fenced snippets."""
-        out = super().reading()
+        out = super().reading(language)
         if self.notice:
             out["notice"] = self.notice
         if self.withheld:

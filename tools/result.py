@@ -54,17 +54,17 @@ class ToolResult(BaseModel):
     facts: list[Fact] = Field(default_factory=list)
     verdicts: list[Verdict] = Field(default_factory=list)
 
-    def reading(self) -> dict:
+    def reading(self, language: str | None = None) -> dict:
         """What the model is shown: summary, facts and verdicts, without the bulky raw data.
 
-        Each verdict appears once per language as ``{"id", "kind", "polarity", "language",
-        "text", "facts"}``.
+        Each verdict appears as ``{"id", "kind", "polarity", "language", "text", "facts"}``,
+        once per language, or only in ``language`` ("en" or "zh") when it is given.
         """
         return {
             "ok": self.ok,
             "summary": self.summary,
             "facts": [f.model_dump() for f in self.facts],
-            "verdicts": [v.model_dump() for v in self.verdicts],
+            "verdicts": [v.model_dump() for v in self.verdicts if language in (None, v.language)],
         }
 
 

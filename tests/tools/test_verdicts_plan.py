@@ -127,3 +127,11 @@ def test_an_impossible_plan_is_explained_in_both_languages(assert_verdicts):
     assert en.text.startswith("No plan gives every patient a staffed bed")
     assert err.value.problems[0] in en.text
     assert "A于 2026-12-01（星期二）需要14张床，但只有10张床和0张加床" in zh.text
+
+
+def test_reading_shows_the_verdicts_of_one_language_when_asked():
+    r = solve_plan([ward("A")], {"A": [8, 9]}, START, rules=RN_ONLY, solver="highs")
+    both, zh = r.reading(), r.reading("zh")
+    assert len(both["verdicts"]) == 2 * len(zh["verdicts"]) == 6
+    assert {v["language"] for v in zh["verdicts"]} == {"zh"}
+    assert zh["explanation"] == both["explanation"] and zh["facts"] == both["facts"]

@@ -51,9 +51,9 @@ class PlanResult(ToolResult):
     constraints: int = 0
     method: str = "whole"  # "days" when solved day by day (exact: no window binds)
 
-    def reading(self) -> dict:
-        """Summary and facts, with the explanation sentences the answer may quote."""
-        out = super().reading()
+    def reading(self, language: str | None = None) -> dict:
+        """Summary, facts and verdicts, with the explanation sentences the answer may quote."""
+        out = super().reading(language)
         out["explanation"] = list(self.explanation)
         return out
 
