@@ -15,6 +15,8 @@ from agent.graph import Agent
 from agent.llm import connect, make_chat_model
 from knowledge import hospital as hospital_data
 from knowledge.cases_demo import generate_cases
+from knowledge.ddxplus import demo_records as ddxplus_demo_records
+from knowledge.deid import Deidentifier, load_key
 from knowledge.demo import generate
 from knowledge.records import read_cases, write_cases
 from knowledge.store import CaseIndex
@@ -26,13 +28,17 @@ from tools.roles import HOST, Caller, Role, require
 
 
 def ensure_demo(settings: Settings, log=print) -> None:
-    """First run: generate the demo hospital and case records and index them."""
+    """First run: generate the demo hospital and case records (500 generated bilingual
+    records and the packaged DDXPlus subset, English and Chinese) and index them."""
     data = Path(settings.data_dir)
     if not (data / "wards.csv").exists():
         log(f"no hospital data yet: generating the demo hospital in {data}")
         generate(data)
     if not (data / "cases.jsonl").exists():
-        write_cases(data / "cases.jsonl", generate_cases())
+        # the generated bilingual records, and the packaged DDXPlus subset de-identified
+        # with this install's key as any ingest is
+        ddxplus = ddxplus_demo_records(Deidentifier(load_key(data / "deid.key")))
+        write_cases(data / "cases.jsonl", [*generate_cases(), *ddxplus])
     if settings.chroma_url:
         if open_case_index(settings).count() == 0:
             build_index(settings, log=log)

@@ -282,7 +282,7 @@ def _run(
         draws.append([p.initial_evidence, *drawn])
 
     scores = {m: _Scores(m) for m in ("bm25", "dense", "hybrid")}
-    zh_scores = {m: _Scores(m + ", Chinese queries") for m in ("dense", "hybrid")}
+    zh_scores = {m: _Scores(m + ", Chinese queries") for m in ("bm25", "dense", "hybrid")}
     log(f"querying with {len(queries)} triage presentations (k={k}) ...")
     for i, (p, text) in enumerate(zip(queries, texts_en, strict=True)):
         cands = index.candidates(text, k)
@@ -293,9 +293,9 @@ def _run(
         if cross_lingual:
             zcands = index.candidates(texts_zh[i], k)
             qlang = query_language(texts_zh[i])
-            for method in ("dense", "hybrid"):
+            for method, key in (("lexical", "bm25"), ("dense", "dense"), ("hybrid", "hybrid")):
                 ranked = _rank_for(zcands, index, qlang, method)  # type: ignore[arg-type]
-                zh_scores[method].add(_differential(ranked, k), p.pathology, published)
+                zh_scores[key].add(_differential(ranked, k), p.pathology, published)
         if (i + 1) % 500 == 0:
             log(f"  {i + 1}/{len(queries)}")
     anchor = _Scores("tfidf-knn raw codes (anchor)")
@@ -316,6 +316,7 @@ def _run(
     }
     if cross_lingual:
         rows += [s.row() for s in zh_scores.values()]
+        comparisons["hybrid_zh-hybrid_en"] = paired(zh_scores["hybrid"], scores["hybrid"], seed)
     out: dict = {
         "rows": rows,
         "k": k,

@@ -6,12 +6,20 @@ antecedents, French codes in the French release: ``fievre``,
 ``douleurxx_endroitducorps_@_palais``, ...), the evidence they opened with
 (``INITIAL_EVIDENCE``) and a published differential (``DIFFERENTIAL_DIAGNOSIS``).
 
-:func:`render_record` writes a full patient as a clinician's note (English);
+:func:`render_record` writes a full patient as a clinician's note (English or Chinese);
 :func:`render_query` writes a partial presentation as a triage nurse would say it, in
-English or Chinese, from the initial evidence plus a few others. Both use one phrase table
-(:data:`PHRASES`) that covers every evidence code of the French validate file; a code it
-does not know is rendered from its own words (``douleurxx_endroitducorps_@_genou_D_`` ->
-"pain location: genou (right)"), so any file in the DDXPlus layout renders.
+English or Chinese, from the initial evidence plus a few others. Both read the bilingual
+lexicon, package data in ``knowledge/demo_data/ddxplus_zh.json`` (:func:`lexicon`: every
+evidence code and answer value of the French validate file with its English and Chinese
+phrase, the 49 pathologies with their Chinese names, the template words); a code it does
+not know is rendered from its own words (``douleurxx_endroitducorps_@_genou_D_`` -> "pain
+location: genou (right)"), so any file in the DDXPlus layout renders.
+
+The demo case base ships a rendered subset (:func:`demo_subset`, written by ``python -m
+knowledge.ddxplus`` to ``knowledge/demo_data/ddxplus_demo.json``): up to
+:data:`DEMO_PER_PATHOLOGY` patients of each pathology, each as an English and a Chinese
+note, so an install without the data set still has them. :func:`demo_records` turns them
+into case records through the ingest de-identification, like any other source.
 """
 
 from __future__ import annotations
@@ -24,210 +32,23 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from importlib.resources import files
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+from knowledge.deid import Deidentifier
+from knowledge.glossary import ddxplus_lexicon as lexicon
+from knowledge.ingest import SourceCase, deidentify
 from knowledge.records import CaseRecord, age_band
 
 Lang = Literal["en", "zh"]
 
 # code -> (kind, English, Chinese); kind: "S" symptom, "A" antecedent (history, exposure).
 PHRASES: dict[str, tuple[str, str, str]] = {
-    # symptoms
-    "douleurxx": ("S", "pain related to the presenting complaint", "与本次就诊相关的疼痛"),
-    "toux": ("S", "cough", "咳嗽"),
-    "rhino_clair": ("S", "nasal congestion or clear runny nose", "鼻塞或流清涕"),
-    "fievre": ("S", "fever", "发热"),
-    "irritable": ("S", "irritable with unstable mood", "易激惹，情绪不稳"),
-    "prurit_nasal": ("S", "itchy nose or palate", "鼻子或上腭发痒"),
-    "prurit_occ": ("S", "severe itching of the eyes", "眼睛剧烈瘙痒"),
-    "crach_sg": ("S", "coughing up blood", "咳血"),
-    "stridor": ("S", "high-pitched noise on breathing in (stridor)", "吸气时有高调喘鸣音"),
-    "posttus_emesis": ("S", "vomiting after coughing", "咳嗽后呕吐"),
-    "toux_sev": ("S", "intense coughing fits", "剧烈阵发性咳嗽"),
-    "expecto": ("S", "cough with coloured or more abundant sputum", "咳嗽，痰多或痰有颜色"),
-    "insp_siffla": ("S", "whooping inspiration after coughing fits", "咳嗽后吸气时有鸡鸣样回声"),
-    "volume_parole": ("S", "hoarse, deeper or softer voice", "声音嘶哑或变低"),
-    "ballon_abdo": ("S", "bloated or distended abdomen", "腹胀"),
-    "palpit": ("S", "palpitations, heart racing or skipping beats", "心悸，心跳快或漏跳"),
-    "perte_poids": ("S", "involuntary weight loss over the last 3 months", "近3个月非自主体重下降"),
-    "ww_valsalva": (
-        "S",
-        "symptoms worse with coughing, lifting or straining",
-        "咳嗽、提重物或用力排便时症状加重",
-    ),
-    "obstipation": ("S", "not passing stools or gas", "无排便排气"),
-    "pls_irreg": ("S", "heart beating very irregularly", "心跳非常不规则"),
-    "ww_effort": (
-        "S",
-        "symptoms worse on exertion and relieved by rest",
-        "活动后症状加重，休息后缓解",
-    ),
-    "lesions_peau": ("S", "skin lesions or redness", "皮肤病变或发红"),
-    "anxiete_s": ("S", "feels anxious", "感到焦虑"),
-    "dyspn": ("S", "significant shortness of breath", "明显气促"),
-    "etourdissement": ("S", "slightly dizzy or light-headed", "轻度头晕"),
-    "faible": ("S", "feels faint, about to pass out", "感觉快要晕倒"),
-    "rhino_pur": ("S", "green or yellow nasal discharge", "流黄绿色脓涕"),
-    "diarrhee": ("S", "diarrhoea or more frequent stools", "腹泻或排便次数增多"),
-    "rds_sg": ("S", "unusual bleeding or bruising", "异常出血或瘀斑"),
-    "confusion": ("S", "confused or disoriented", "意识模糊、定向障碍"),
-    "hyponos": ("S", "loss of sense of smell", "嗅觉丧失"),
-    "pyrosis": ("S", "burning rising from the stomach to the throat", "烧心，胃部烧灼感上涌至咽喉"),
-    "ww_bouffe": ("S", "symptoms worse after eating", "进食后症状加重"),
-    "rds_deg": ("S", "new fatigue and general malaise", "新近乏力、全身不适"),
-    "msk_dlr": ("S", "diffuse muscle pain", "全身肌肉酸痛"),
-    "gorge_dlr": ("S", "sore throat", "咽痛"),
-    "dysp_effort": ("S", "short of breath on minimal effort", "稍活动即气促"),
-    "nausee": ("S", "nausea", "恶心"),
-    "fatig_mod": ("S", "tired all the time, unrefreshing sleep", "持续疲劳，睡眠不解乏"),
-    "vo_sg": ("S", "vomiting blood or coffee-ground material", "呕血或咖啡样物"),
-    "diaph": ("S", "heavy sweating", "大量出汗"),
-    "impression_mort": ("S", "feeling of impending death", "濒死感"),
-    "etouff": ("S", "feeling of choking or suffocating", "窒息感"),
-    "rds_anorexie": ("S", "loss of appetite or weight", "食欲减退或体重下降"),
-    "melena": ("S", "black tarry stools", "黑便"),
-    "psy_depers": ("S", "feels detached from own body or surroundings", "感觉与自身或环境脱离"),
-    "ww_nuit": ("S", "symptoms worse at night", "夜间症状加重"),
-    "adp_dlr": ("S", "swollen or painful lymph nodes", "淋巴结肿大或疼痛"),
-    "ww_dd": ("S", "symptoms worse lying down, better sitting up", "平卧时症状加重，坐起缓解"),
-    "oedeme": ("S", "swelling", "水肿"),
-    # antecedents
-    "j45": ("A", "asthma or past bronchodilator use", "哮喘或曾用支气管扩张剂"),
-    "vaccination": ("A", "vaccinations up to date", "疫苗已按时接种"),
-    "H6690": ("A", "recent oral antibiotics for an ear infection", "近期因耳部感染口服抗生素"),
-    "z84.89": ("A", "prone to common allergies", "易患常见过敏"),
-    "f17.210": ("A", "daily cigarette smoker", "每日吸烟"),
-    "fam_atopie": (
-        "A",
-        "close family with allergies, hay fever or eczema",
-        "近亲有过敏、花粉症或湿疹",
-    ),
-    "urban1": ("A", "lives in a big city", "住在大城市"),
-    "fam_j45": ("A", "family history of asthma", "有哮喘家族史"),
-    "z92.25": ("A", "immunosuppressed", "免疫抑制"),
-    "e66": ("A", "significantly overweight", "明显超重"),
-    "dayc": ("A", "attends or works in a daycare", "上托儿所或在托儿所工作"),
-    "e10_e11": ("A", "diabetes", "糖尿病"),
-    "crowd": ("A", "lives with 4 or more people", "与4人以上同住"),
-    "j06.9": ("A", "a cold in the last 2 weeks", "近2周内感冒"),
-    "contact": (
-        "A",
-        "contact with someone with similar symptoms in the last 2 weeks",
-        "近2周接触过有类似症状的人",
-    ),
-    "v85.0": ("A", "underweight, BMI under 18.5", "体重过低，BMI低于18.5"),
-    "f10.129": ("A", "excessive alcohol use", "酗酒"),
-    "ap_fk": ("A", "cystic fibrosis", "囊性纤维化"),
-    "HIV": ("A", "HIV infection", "HIV感染"),
-    "cont_coq": ("A", "contact with a case of whooping cough", "接触过百日咳患者"),
-    "drogues_IV": ("A", "intravenous drug use", "静脉注射吸毒"),
-    "ap_par": ("A", "rheumatoid arthritis", "类风湿关节炎"),
-    "k21": ("A", "known gastro-oesophageal reflux", "胃食管反流病史"),
-    "cortico": ("A", "takes corticosteroids", "使用糖皮质激素"),
-    "z77.22": ("A", "daily second-hand smoke exposure", "每日接触二手烟"),
-    "crohn_cu": ("A", "Crohn's disease or ulcerative colitis", "克罗恩病或溃疡性结肠炎"),
-    "j44_j42": ("A", "chronic obstructive pulmonary disease (COPD)", "慢性阻塞性肺疾病"),
-    "j17_j18": ("A", "previous pneumonia", "既往肺炎"),
-    "perinatality": ("A", "born prematurely or birth complications", "早产或出生时有并发症"),
-    "ap_valve": ("A", "known heart valve problem", "心脏瓣膜病"),
-    "i25.1": ("A", "previous heart attack or angina", "既往心肌梗死或心绞痛"),
-    "bode": ("A", "severe COPD", "重度慢阻肺"),
-    "i10": ("A", "high blood pressure", "高血压"),
-    "malf_cardiaque": ("A", "known heart defect", "先天性心脏畸形"),
-    "ap_hypert4": ("A", "hyperthyroidism", "甲状腺功能亢进"),
-    "ap_asian": ("A", "Asian descent", "亚裔"),
-    "drogues_stimul": ("A", "regular stimulant drug use", "经常使用兴奋剂"),
-    "drink_energie": ("A", "regular energy drinks", "经常喝功能饮料"),
-    "cafe": ("A", "drinks coffee or tea regularly", "经常喝咖啡或茶"),
-    "wakeup": (
-        "A",
-        "recent decongestants or other stimulants",
-        "近期服用减充血剂或其他兴奋性物质",
-    ),
-    "j33": ("A", "nasal polyps", "鼻息肉"),
-    "ebolacase": ("A", "contact with an Ebola case in the last month", "近一个月接触过埃博拉患者"),
-    "j34.2": ("A", "deviated nasal septum", "鼻中隔偏曲"),
-    "hernie_hiatale": ("A", "hiatal hernia", "食管裂孔疝"),
-    "B34.9": ("A", "recent viral infection", "近期病毒感染"),
-    "preg1": ("A", "pregnant", "怀孕"),
-    "f41.9": ("A", "chronic anxiety", "慢性焦虑"),
-    "s09.90": ("A", "previous head injury", "头部外伤史"),
-    "atcdpsyfam": ("A", "family history of psychiatric illness", "精神疾病家族史"),
-    "f32": ("A", "diagnosed depression", "抑郁症病史"),
-    "histfammigraine": ("A", "migraine, own or in the family", "本人或家族偏头痛史"),
+    code: (e["kind"], e["en"], e["zh"]) for code, e in lexicon()["evidences"].items()
 }
-
 # Values of multiple-choice evidences: body sites, pain characters, travel regions.
-VALUES: dict[str, tuple[str, str]] = {
-    "palais": ("palate", "上腭"),
-    "fosse_iliaque_D_": ("right iliac fossa", "右髂窝"),
-    "fosse_iliaque_G_": ("left iliac fossa", "左髂窝"),
-    "testicule_D_": ("right testicle", "右侧睾丸"),
-    "testicule_G_": ("left testicle", "左侧睾丸"),
-    "amygdale_D_": ("right tonsil", "右侧扁桃体"),
-    "amygdale_G_": ("left tonsil", "左侧扁桃体"),
-    "pharynx": ("pharynx", "咽部"),
-    "oreille_D_": ("right ear", "右耳"),
-    "oreille_G_": ("left ear", "左耳"),
-    "hanche_D_": ("right hip", "右髋"),
-    "hanche_G_": ("left hip", "左髋"),
-    "cartilage_thyroidien": ("thyroid cartilage", "甲状软骨"),
-    "sous_la_machoire": ("under the jaw", "下颌下"),
-    "flanc_D_": ("right flank", "右侧腰腹"),
-    "flanc_G_": ("left flank", "左侧腰腹"),
-    "hypochondre_D_": ("right upper abdomen", "右上腹"),
-    "hypochondre_G_": ("left upper abdomen", "左上腹"),
-    "tempe_D_": ("right temple", "右太阳穴"),
-    "tempe_G_": ("left temple", "左太阳穴"),
-    "ventre": ("belly", "腹部"),
-    "bouche": ("mouth", "口腔"),
-    "joue_D_": ("right cheek", "右脸颊"),
-    "joue_G_": ("left cheek", "左脸颊"),
-    "nez": ("nose", "鼻子"),
-    "haut_du_thorax": ("upper chest", "上胸部"),
-    "bas_du_thorax": ("lower chest", "下胸部"),
-    "sein_D_": ("right breast", "右乳"),
-    "sein_G_": ("left breast", "左乳"),
-    "pubis": ("pubis", "耻骨区"),
-    "oeil_D_": ("right eye", "右眼"),
-    "oeil_G_": ("left eye", "左眼"),
-    "front": ("forehead", "前额"),
-    "colonne_cervicale": ("cervical spine", "颈椎"),
-    "occiput": ("back of the head", "枕部"),
-    "nulle_part": ("nowhere", "无"),
-    "pale": ("pale", "苍白"),
-    # pain character
-    "sensible": ("tender", "触痛性"),
-    "une_lourdeur_ou_serrement": ("heavy or tight", "沉重或紧缩性"),
-    "vive": ("sharp", "尖锐"),
-    "une_pulsation": ("throbbing", "搏动性"),
-    "une_crampe": ("cramping", "痉挛性"),
-    "un_coup_de_couteau": ("stabbing", "刀割样"),
-    "un_tiraillement": ("pulling", "牵拉样"),
-    "une_brulure": ("burning", "烧灼样"),
-    "lancinante": ("shooting", "放射样"),
-    "épuisante": ("exhausting", "令人疲惫"),
-    "violente": ("violent", "剧烈"),
-    "déchirante": ("tearing", "撕裂样"),
-    # travel
-    "N": ("no", "无"),
-    "O": ("yes", "是"),
-    "AmerN": ("North America", "北美"),
-    "AmerC": ("Central America", "中美洲"),
-    "AmerS": ("South America", "南美"),
-    "AfriqO": ("West Africa", "西非"),
-    "AfriqN": ("North Africa", "北非"),
-    "AfriqS": ("Southern Africa", "南部非洲"),
-    "AfriqC": ("Central Africa", "中非"),
-    "AfriqE": ("East Africa", "东非"),
-    "Asie": ("Asia", "亚洲"),
-    "AsieSSE": ("South-East Asia", "东南亚"),
-    "Caraibe": ("the Caribbean", "加勒比地区"),
-    "Europe": ("Europe", "欧洲"),
-    "MoyenOrient": ("the Middle East", "中东"),
-    "Oceanie": ("Oceania", "大洋洲"),
-}
+VALUES: dict[str, tuple[str, str]] = {v: (e["en"], e["zh"]) for v, e in lexicon()["values"].items()}
 
 _PAIN_PARTS = ("carac", "endroitducorps", "irrad", "intens", "precis", "soudain")
 
@@ -517,3 +338,137 @@ def to_record(
         text=render_record(p, lang),
         outcome="not recorded",
     )
+
+
+# --------------------------------------------------------------------------- the demo subset
+
+DEMO_SUBSET = "ddxplus_demo.json"
+DEMO_PER_PATHOLOGY = 20
+_DEMO_DAYS = 3 * 365  # admissions fall in the three years before the demo's end date
+
+
+def demo_ward(p: Patient) -> str:
+    """The demo hospital ward a patient is filed under: paediatrics under 16, else the
+    pathology's ward in the lexicon (respiratory, cardiology, surgery, ...)."""
+    if p.age < 16:
+        return "PED"
+    entry = lexicon()["pathologies"].get(p.pathology)
+    return entry["ward"] if entry else "HDU"
+
+
+def demo_subset(
+    cases: Path | str,
+    conditions: Path | str | None = None,
+    per_pathology: int = DEMO_PER_PATHOLOGY,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Up to ``per_pathology`` patients of every pathology of ``cases`` (a seeded draw),
+    each rendered as a clinician's note in English and in Chinese.
+
+    Args:
+        cases: Patient CSV in the DDXPlus layout.
+        conditions: ``release_conditions.json`` (default: next to ``cases``).
+        per_pathology: Patients drawn per pathology (all of a rarer one).
+        seed: Seed of the draw and of the synthetic admission dates.
+
+    Returns:
+        One dict per patient, by pathology then file row: ``source_id`` (file stem and
+        row), ``age``, ``sex``, ``pathology`` (English), ``icd10``, ``ward``, ``days_ago``
+        (admission, days before the demo's end date), ``en`` and ``zh`` (the notes).
+    """
+    cases = Path(cases)
+    paths = load_pathologies(conditions or cases.parent / "release_conditions.json")
+    by_pathology: dict[str, list[Patient]] = {}
+    for p in read_patients(cases, paths):
+        by_pathology.setdefault(p.pathology, []).append(p)
+    rng = random.Random(seed)
+    out = []
+    for name in sorted(by_pathology):
+        group = by_pathology[name]
+        for p in sorted(rng.sample(group, min(per_pathology, len(group))), key=lambda p: p.row):
+            pat = paths.get(p.pathology)
+            out.append(
+                {
+                    "source_id": f"{cases.stem}:{p.row}",
+                    "age": p.age,
+                    "sex": p.sex if p.sex in ("M", "F") else "U",
+                    "pathology": p.pathology,
+                    "icd10": pat.icd10 if pat else "",
+                    "ward": demo_ward(p),
+                    "days_ago": rng.randrange(_DEMO_DAYS),
+                    "en": render_record(p, "en"),
+                    "zh": render_record(p, "zh"),
+                }
+            )
+    return out
+
+
+def write_demo_subset(rows: list[dict[str, Any]], path: Path | str) -> Path:
+    """Write :func:`demo_subset` rows as a JSON array, one patient a line; returns ``path``."""
+    path = Path(path)
+    body = ",\n".join(json.dumps(r, ensure_ascii=False, sort_keys=True) for r in rows)
+    path.write_text(f"[\n{body}\n]\n", encoding="utf-8")
+    return path
+
+
+def read_demo_subset(path: Path | str | None = None) -> list[dict[str, Any]]:
+    """The rendered subset: ``path``, or the packaged ``knowledge/demo_data/ddxplus_demo.json``."""
+    if path is not None:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    text = files("knowledge").joinpath("demo_data", DEMO_SUBSET).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def demo_sources(path: Path | str | None = None, end: date | None = None) -> Iterator[SourceCase]:
+    """The rendered subset as ingest sources: two per patient (English and Chinese note),
+    one patient id (so both get the same date shift), admitted ``days_ago`` before ``end``
+    (default: today), seen in the emergency department (length of stay 0)."""
+    end = end or date.today()
+    for r in read_demo_subset(path):
+        for lang in ("en", "zh"):
+            yield SourceCase(
+                source_id=f"ddxplus:{r['source_id']}:{lang}",
+                patient_id=f"ddxplus:{r['source_id']}",
+                age=r["age"],
+                sex=r["sex"],
+                ward_id=r["ward"],
+                admitted=end - timedelta(days=r["days_ago"]),
+                los_days=0,
+                diagnosis=r["pathology"],
+                icd10=r["icd10"],
+                text=r[lang],
+                outcome="not recorded",
+                lang=lang,
+                origin=DEMO_SUBSET,
+            )
+
+
+def demo_records(
+    deid: Deidentifier, path: Path | str | None = None, end: date | None = None
+) -> list[CaseRecord]:
+    """:func:`demo_sources` de-identified as every ingested record is
+    (:func:`knowledge.ingest.deidentify`: keyed pseudonymous ids, shifted dates, age bands,
+    scrubbed text)."""
+    return [deidentify(s, deid) for s in demo_sources(path, end)]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m knowledge.ddxplus [CASES] [--per-pathology N] [--out FILE]``: (re)write
+    the packaged demo subset from a DDXPlus patient file (default: the shared validate file)."""
+    import argparse
+
+    default = Path(__file__).resolve().parents[2] / "shared/data/ddxplus/patients_validate_fr.csv"
+    ap = argparse.ArgumentParser(prog="python -m knowledge.ddxplus", description=main.__doc__)
+    ap.add_argument("cases", nargs="?", type=Path, default=default)
+    ap.add_argument("--per-pathology", type=int, default=DEMO_PER_PATHOLOGY)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "demo_data" / DEMO_SUBSET)
+    a = ap.parse_args(argv)
+    rows = demo_subset(a.cases, per_pathology=a.per_pathology, seed=a.seed)
+    path = write_demo_subset(rows, a.out)
+    n = len({r["pathology"] for r in rows})
+    print(f"{path}: {len(rows)} patients, {n} pathologies, {path.stat().st_size:,} bytes")
+
+
+if __name__ == "__main__":
+    main()

@@ -8,7 +8,9 @@ Two retrievers look at every query:
   embeds anything itself (its default embedding function would try to download a model).
 - **lexical**: Okapi BM25 over the same cleaned text (:mod:`knowledge.lexical`: English
   words and word bigrams, Chinese character bigrams), held in memory and rebuilt from the
-  collection's documents when an index is opened, so Chroma stays the only store.
+  collection's documents when an index is opened, so Chroma stays the only store. A
+  Chinese query is also glossed in English (:mod:`knowledge.glossary`), and the gloss
+  scores the English records, so words match across the two languages too.
 
 :class:`~knowledge.fusion.Fusion` combines them into one match score per record (0..1),
 with weights learned from the indexed records themselves (:meth:`CaseIndex.tune`, stored in
@@ -44,6 +46,7 @@ from pydantic import BaseModel, Field
 
 from knowledge.errors import ToolError
 from knowledge.fusion import Fusion, Pool, TuneReport, fit, pseudo_query
+from knowledge.glossary import Glossary, default_glossary
 from knowledge.lexical import BM25Index, tokenize
 from knowledge.records import CaseRecord
 from knowledge.text import has_cjk
@@ -287,6 +290,9 @@ class CaseIndex:
         fusion: How lexical and dense scores combine (default: stored in the collection by
             :meth:`tune`, else :class:`~knowledge.fusion.Fusion`'s defaults).
         search_ef: HNSW search breadth of every dense query (see :data:`SEARCH_EF`).
+        glossary: Chinese phrases glossed in English for the lexical side of a Chinese
+            query, so BM25 also scores English records (default: the packaged DDXPlus
+            glossary, :func:`~knowledge.glossary.default_glossary`; ``Glossary([])``: none).
     """
 
     def __init__(
@@ -298,6 +304,7 @@ class CaseIndex:
         collection: str = COLLECTION,
         fusion: Fusion | None = None,
         search_ef: int = SEARCH_EF,
+        glossary: Glossary | None = None,
     ):
         import chromadb
         from chromadb.config import Settings
@@ -332,6 +339,7 @@ class CaseIndex:
                 raise
         self._encoder = encoder
         self.search_ef = search_ef
+        self.glossary = glossary if glossary is not None else default_glossary()
         self._collection: Collection = self._client.get_or_create_collection(
             collection, configuration={"hnsw": HNSW.copy()}, embedding_function=None
         )
@@ -554,15 +562,26 @@ class CaseIndex:
                     )
         if method in ("hybrid", "lexical"):
             lex = self._lexical()
-            tokens = tokenize(strip_injections(text)[0] or text)
-            scores = lex.scores(tokens)
+            clean = strip_injections(text)[0] or text
+            tokens = tokenize(clean)
+            scores = lex.scores(tokens).astype(np.float64) / _max_bm25(lex, tokens)
+            # a Chinese query's English gloss scores the English records (None: no gloss)
+            english: np.ndarray | None = None
+            glossed = self._glossed_scores(lex, clean)
+            if glossed is not None:
+                gloss_scores, english = glossed
+                scores = np.where(english, gloss_scores, scores)
+
+            def crossed(i: int | None) -> bool:
+                return english is not None and i is not None and bool(english[i])
+
             keep = lex.mask(flt.lexical())
             if keep is not None:
                 scores = np.where(keep, scores, 0.0)
-            norm = _max_bm25(lex, tokens)
             for rid, c in cands.items():
                 i = lex.position(rid)
-                c.lexical = float(scores[i]) / norm if i is not None else 0.0
+                c.lexical = float(scores[i]) if i is not None else 0.0
+                c.crossed = crossed(i)
             top = [(rid, s) for rid, s in lex.top(scores, want) if rid not in exclude]
             missing = [rid for rid, _ in top if rid not in cands]
             if missing:
@@ -576,13 +595,29 @@ class CaseIndex:
                     if qvec is not None and embs is not None:
                         cos = _cos(float(np.dot(np.asarray(embs[j], dtype=np.float32), qvec)))
                     cands[rid] = Candidate(rid, dict(meta or {}), doc or "", cos, rank=want)
+                    cands[rid].crossed = crossed(lex.position(rid))
             for rank_, (rid, s) in enumerate(top):
                 c = cands[rid]
-                c.lexical = s / norm
+                c.lexical = s
                 c.rank = min(c.rank, rank_)
         for c in cands.values():
             c.lexical = min(1.0, max(0.0, c.lexical))
         return list(cands.values())
+
+    def _glossed_scores(self, lex: BM25Index, text: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """For a Chinese query: the normalised BM25 scores of its English gloss, scaled by the
+        gloss's coverage, and the mask of the English records they apply to; ``None`` for an
+        English query or one the glossary knows nothing of."""
+        if query_language(text) != "zh" or not len(self.glossary):
+            return None
+        gloss = self.glossary.translate(text)
+        tokens = tokenize(gloss.text) if gloss.coverage > 0 else []
+        english = lex.mask({"lang": "en"})
+        if not tokens or english is None or not english.any():
+            return None
+        scores = lex.scores(tokens).astype(np.float64) / _max_bm25(lex, tokens)
+        scores *= gloss.coverage
+        return scores, english
 
     # -- tuning -----------------------------------------------------------------------------
     def tune(
@@ -637,7 +672,7 @@ class CaseIndex:
                     icd10=[str(c.meta.get("icd10", "")) for c in cands],
                     lexical=np.asarray([c.lexical for c in cands]),
                     cosine=np.asarray([c.cosine for c in cands]),
-                    same=np.asarray([str(c.meta.get("lang", lang)) == lang for c in cands]),
+                    same=np.asarray([c.evidence(lang) for c in cands]),
                 )
             )
         report = fit(pools, k, base=self.fusion)
@@ -666,6 +701,12 @@ class Candidate:
     lexical: float = 0.0
     rank: int = 0
     score: float = 0.0
+    crossed: bool = False  # lexical score from the query's English gloss (a Chinese query)
+
+    def evidence(self, qlang: str) -> bool:
+        """Whether its lexical score is evidence for a query in ``qlang``: the record is in
+        that language, or the query's gloss was matched against it."""
+        return self.crossed or str(self.meta.get("lang", qlang)) == qlang
 
     def hit(self) -> CaseHit:
         """This candidate as a search result, its snippet re-checked for injected lines."""
@@ -698,8 +739,7 @@ def rank(cands: list[Candidate], fusion: Fusion, qlang: str, method: Method) -> 
     elif method == "lexical":
         scores = lex
     else:
-        same = np.asarray([str(c.meta.get("lang", qlang)) == qlang for c in cands])
-        scores = fusion.score(lex, cos, same)
+        scores = fusion.score(lex, cos, np.asarray([c.evidence(qlang) for c in cands]))
     for c, s in zip(cands, scores, strict=True):
         c.score = float(s)
     return sorted(cands, key=lambda c: (-c.score, c.rank))

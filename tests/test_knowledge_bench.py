@@ -96,6 +96,7 @@ def test_bench_retrieval_command_on_a_slice(tmp_path):
         "bm25",
         "dense",
         "hybrid",
+        "bm25, Chinese queries",
         "dense, Chinese queries",
         "hybrid, Chinese queries",
     ]
