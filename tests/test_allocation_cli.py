@@ -199,3 +199,16 @@ def test_plan_beds_tool_runs_a_what_if_and_reports_bad_ones():
     assert not bad.ok and bad.error == "bad_what_if" and "close 4 beds" in bad.hint
     far = call_tool(context(), "plan_beds", {"days": 20})
     assert not far.ok and far.error == "bad_argument" and "from 1 to 14" in far.summary
+
+
+def test_allocate_prints_the_verdicts_and_plans_from_a_start_day():
+    app = cli()
+    out = runner.invoke(app, ["allocate", "--horizon", "2", "--solver", "highs"])
+    assert out.exit_code == 0, out.output
+    assert (
+        "* The plan " in out.output
+        and "* What limits the plan" in out.output
+        or ("* No bed or nurse limit binds" in out.output)
+    )
+    bad = runner.invoke(app, ["allocate", "--start", "friday"])
+    assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable
+from datetime import date
 
 import typer
 from rich import box
@@ -28,6 +29,9 @@ def register(app: typer.Typer, bench_app: typer.Typer, context_factory: Callable
     @app.command("allocate")
     def allocate(
         horizon: int = typer.Option(7, help="days ahead to plan, 1-28"),
+        start: str = typer.Option(
+            None, help="first day to plan, YYYY-MM-DD (default: tomorrow, the forecast's first)"
+        ),
         what_if: list[str] = typer.Option(
             None, "--what-if", help=f"a change to test (repeatable), {GRAMMAR_HINT}"
         ),
@@ -51,8 +55,13 @@ def register(app: typer.Typer, bench_app: typer.Typer, context_factory: Callable
         try:
             if not 1 <= horizon <= 28:
                 raise ToolError("bad_horizon", f"horizon must be 1 to 28 days, got {horizon}")
+            first = _iso_date(start) if start else None
             forecasts = {
-                w.ward_id: ctx.forecaster.forecast(w.ward_id, horizon).days
+                w.ward_id: (
+                    ctx.forecaster.forecast(w.ward_id, horizon)
+                    if first is None
+                    else ctx.forecaster.window(w.ward_id, first, horizon)
+                ).days
                 for w in ctx.hospital.wards
             }
             result = plan_from_forecast(
@@ -185,9 +194,22 @@ def plan_table(result: PlanResult) -> list[dict]:
     return out
 
 
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ToolError(
+            "bad_argument", f"start must be a date as YYYY-MM-DD, got {text!r}"
+        ) from None
+
+
 def print_plan(result: PlanResult) -> None:
-    """The plan as ``wardwise allocate`` prints it: summary, table, diff, explanation, facts."""
+    """The plan as ``wardwise allocate`` prints it: summary, verdicts (English), table, diff,
+    explanation, facts."""
     typer.echo(result.summary)
+    for v in result.verdicts:
+        if v.language == "en":
+            typer.echo(f"* {v.text}")
     typer.echo("")
     typer.echo(table(plan_table(result)))
     if isinstance(result, WhatIfResult):
