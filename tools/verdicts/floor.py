@@ -74,7 +74,8 @@ def measure(seed: int = 2026, folds: int = 5) -> dict:
     encoder = _Cached(default_encoder())
     queries = _queries(random.Random(seed))
     codes = sorted({c.icd10 for c in _tables().conditions})
-    inside, outside = [], []
+    inside: list[float] = []
+    outside: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         for f in range(folds):
             held = set(codes[f::folds])
