@@ -7,7 +7,9 @@ One concept per module:
 - :mod:`~tools.allocation.model`: the MILP formulation (PuLP)
 - :mod:`~tools.allocation.solver`: CBC / HiGHS and their own status and gap
 - :mod:`~tools.allocation.solution`: the solved model in whole numbers
+- :mod:`~tools.allocation.rows`: its rows per ward and day, and their totals
 - :mod:`~tools.allocation.explain`: binding constraints and marginal values in words
+- :mod:`~tools.allocation.verdicts`: covered or not, what the plan does, what limits it
 - :mod:`~tools.allocation.solve`: solve a checked instance and read it (summary, facts, rows)
 - :mod:`~tools.allocation.whatif`: what-if changes in plain words and the plan diff
 - :mod:`~tools.allocation.plan`: plan requests: one demand, scenarios, or a forecast
