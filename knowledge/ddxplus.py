@@ -422,7 +422,7 @@ def read_demo_subset(path: Path | str | None = None) -> list[dict[str, Any]]:
 def demo_sources(path: Path | str | None = None, end: date | None = None) -> Iterator[SourceCase]:
     """The rendered subset as ingest sources: two per patient (English and Chinese note),
     one patient id (so both get the same date shift), admitted ``days_ago`` before ``end``
-    (default: today), seen in the emergency department (length of stay 0)."""
+    (default: today), length of stay 0 (DDXPlus patients are emergency presentations)."""
     end = end or date.today()
     for r in read_demo_subset(path):
         for lang in ("en", "zh"):
