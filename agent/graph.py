@@ -71,9 +71,12 @@ PROMPTS = (
 )
 MALFORMED = "(malformed)"  # a decision that was meant as JSON but does not parse
 ANSWER_MODES = ("verdicts", "model")
-# Example-bank labels that are refused with a fixed reply, and the vote needed to act on one
-# against the router (a confident vote of the nearest labelled questions).
+# Example-bank labels that are refused with a fixed reply when the router chose no tool, and
+# those a confident vote refuses before the router is asked. Patient-identity and unsafe
+# questions are left to the router: "Mr X, MRN 123, chest pain: similar cases?" sits close to
+# the identity examples but is a fair symptom search (its identifiers never reach the audit).
 REFUSED = ("phi", "unsafe", "injection", "off_topic")
+PRE_EMPTED = ("injection", "off_topic")
 OVERRIDE_CONFIDENCE = 0.75
 EXAMPLES_SHOWN = 4
 # Labels whose questions code may route itself when the router chose no tool ("whatif"
@@ -413,7 +416,10 @@ class Agent:
         results: list[dict] = []
         tried: set[tuple[str, str]] = set()
         lang = "zh" if turn.language == "Chinese" else "en"
-        window = resolve_window(question, self._today(), max_days=MAX_DAYS)
+        # "tomorrow", "Friday", "next week" count from today; with a stale history (it ends
+        # before yesterday: an old export, a fixed demo) from the first day the tools answer for
+        origin = min(self._today(), self._first_day())
+        window = resolve_window(question, origin, max_days=MAX_DAYS)
         if window is not None:
             turn.window = {
                 "start": window.start.isoformat(),
@@ -434,7 +440,7 @@ class Agent:
             decision = None
             error = None
             answer: str | None = None  # code's own reply: a refusal or a question back
-            if vote is not None and vote[0] in REFUSED and vote[1] >= OVERRIDE_CONFIDENCE:
+            if vote is not None and vote[0] in PRE_EMPTED and vote[1] >= OVERRIDE_CONFIDENCE:
                 answer = self._prompt("refusal", kind=vote[0], language=turn.language)
                 turn.route["by"] = "code"
             for _ in range(self.max_steps if answer is None else 0):
