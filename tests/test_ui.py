@@ -5,7 +5,7 @@ from ui.app import (
     LABELS,
     diff_table,
     fan_chart,
-    plan_table,
+    plan_grid,
     tool_output,
     transcript_messages,
     turn_messages,
@@ -61,8 +61,8 @@ def test_chart_plan_and_what_if_tables():
         ],
         "diff": [{"date": "2026-07-03", "ward_id": "CARD", "field": "beds_open", "before": 34, "after": 30}],
     }  # fmt: skip
-    t = plan_table(plan)
-    assert list(t.columns)[-2:] == ["RN day", "RN night"] and t.iloc[0]["surge_open"] == 4
+    grid = plan_grid(plan, "English")
+    assert "38 / 34" in grid and "+4 surge" in grid  # the grid itself: tests/ui/test_page_plan.py
     d = diff_table(plan)
     assert d.to_dict("records") == [plan["diff"][0]]
     assert diff_table({"rows": []}).empty
@@ -88,6 +88,7 @@ def test_the_page_builds(tmp_path):
     assert type(page).__name__ == "Blocks"
     ids = {getattr(b, "elem_id", None) for b in page.blocks.values()}
     assert {"username", "password", "sign-in-button", "main", "chat", "sign-out"} <= ids
+    assert {"plan-grid", "plan-csv", "what-if", "fan-chart"} <= ids
 
 
 def test_a_stored_conversation_is_shown_again_after_a_restart(ctx, tmp_path):

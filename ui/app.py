@@ -1,5 +1,7 @@
 """The chat page (Gradio). It only adapts: :func:`turn_messages` maps agent events to chat
-messages (tested without a browser); :func:`build_page` lays out the page.
+messages, the tools' verdicts first; :func:`plan_grid` draws a plan as a ward x day grid and
+:func:`plan_csv` writes its raw rows for download (all tested without a browser);
+:func:`build_page` lays out the page.
 
 The chat is behind a sign-in form: a signed-in tab holds its session token in server-side
 state, every turn resolves it to the staff member and role the tools act for, and an expired
@@ -7,8 +9,13 @@ session hides the chat and asks to sign in again (the unsent question is kept)."
 
 from __future__ import annotations
 
+import html
 import logging
+import re
+import tempfile
 import uuid
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -18,6 +25,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from agent.app.auth import NO_USERS_HINT, AuthError  # noqa: E402
+from agent.policy import order_verdicts  # noqa: E402
+from knowledge.text import has_cjk  # noqa: E402
 
 log = logging.getLogger("wardwise.ui")
 
@@ -52,7 +61,7 @@ LABELS = {
         "send": "Send",
         "trace": "Tool call",
         "chart": "Forecast (occupied beds)",
-        "table": "Bed and nurse plan",
+        "csv": "Plan rows (CSV)",
         "diff": "What-if: changes against the base plan",
         "p50": "P50 (median)",
         "band": "P10-P90",
@@ -67,7 +76,7 @@ LABELS = {
         "send": "发送",
         "trace": "工具调用",
         "chart": "预测（占用床位）",
-        "table": "床位与护士计划",
+        "csv": "计划明细（CSV）",
         "diff": "假设情景：与基础计划的差异",
         "p50": "P50（中位数）",
         "band": "P10-P90 区间",
@@ -79,12 +88,50 @@ LABELS = {
 }
 
 
-def turn_messages(events: list, ui_language: str = "English") -> list[dict]:
+def question_language(question: str) -> str:
+    """The page's language for a question's answer and plan: "Chinese" when the question has
+    any CJK ideograph, else "English" (the agent answers in the same language)."""
+    return "Chinese" if has_cjk(question) else "English"
+
+
+def conclusions(events: list, language: str = "English") -> list[str]:
+    """The verdict sentences of this turn's successful tool calls in ``language`` ("English"
+    or "Chinese"), each tool's most decisive first (the order the agent answers in)."""
+    lang = "zh" if language == "Chinese" else "en"
+    lines: list[str] = []
+    for ev in events:
+        if ev.kind == "tool_end" and ev.data.output.get("ok"):
+            chosen = order_verdicts(ev.data.name, ev.data.output.get("verdicts") or [], lang)
+            lines += [v["text"] for v in chosen if v.get("text")]
+    return lines
+
+
+def conclusions_first(answer: str, lines: list[str]) -> str:
+    """``answer`` with the verdict ``lines`` as its first lines. An answer that already starts
+    with a verdict was built from them (``answer_mode=verdicts``: the agent chose which) and is
+    left as it is; a model's own text gets all of them above it (so they show as soon as the
+    tool returns), less any it quoted verbatim, which are not repeated below."""
+    if not lines or any(answer.startswith(line) for line in lines):
+        return answer
+    rest = answer
+    for line in lines:
+        rest = rest.replace(line, "")
+    rest = re.sub(r"\n{3,}", "\n\n", rest).strip()
+    top = "\n".join(lines)
+    return f"{top}\n\n{rest}" if rest else top
+
+
+def turn_messages(
+    events: list, ui_language: str = "English", language: str | None = None
+) -> list[dict]:
     """Chat messages for one turn so far: a collapsible message per tool call (its
-    arguments, summary and time), then the answer text as it streams."""
+    arguments, summary and time), then the answer as it streams, whose first lines are the
+    tools' verdicts in the question's ``language`` ("English" or "Chinese"; by default the
+    finished turn's, else the page's). A turn that failed shows only its error."""
     labels = LABELS[ui_language]
     messages: list[dict] = []
     answer = ""
+    failed = False
     for ev in events:
         if ev.kind == "tool_start":
             messages.append(
@@ -113,9 +160,16 @@ def turn_messages(events: list, ui_language: str = "English") -> list[dict]:
         elif ev.kind == "replace":
             answer = ev.data
         elif ev.kind == "error":
-            answer = f"{labels['error']}: {ev.data}"
+            answer, failed = f"{labels['error']}: {ev.data}", True
         elif ev.kind == "final":
-            answer = ev.data.answer if not ev.data.error else f"{labels['error']}: {ev.data.error}"
+            language = language or ev.data.language
+            if ev.data.error:
+                answer, failed = f"{labels['error']}: {ev.data.error}", True
+            else:
+                answer = ev.data.answer
+    if not failed:
+        language = language or ("Chinese" if ui_language == "中文" else "English")
+        answer = conclusions_first(answer, conclusions(events, language))
     if answer:
         messages.append({"role": "assistant", "content": answer})
     return messages
@@ -162,26 +216,250 @@ def fan_chart(forecast: dict, ui_language: str = "English"):
     return fig
 
 
-def plan_table(plan: dict) -> pd.DataFrame:
-    rows = []
-    for r in plan.get("rows", []):
-        row = {
-            k: r[k]
-            for k in (
-                "date",
-                "ward_id",
-                "demand",
-                "beds_open",
-                "surge_open",
-                "transfers_in",
-                "transfers_out",
-                "unmet",
+# The plan grid's words, by the question's language.
+GRID = {
+    "English": {
+        "title": "Bed plan: patients on the ward / the ward's beds, per ward and day",
+        "what_if": "What-if plan ({changes}): patients on the ward / the ward's beds",
+        "quantile": "planned for the forecast's P{q}",
+        "scenario": "scenario {s}",
+        "window": "{first} to {last}",
+        "ward": "Ward",
+        "beds": "{n} beds",
+        "weekdays": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+        "months": (
+            "Jan",
+            "Feb",
+            "Mar",
+            "Apr",
+            "May",
+            "Jun",
+            "Jul",
+            "Aug",
+            "Sep",
+            "Oct",
+            "Nov",
+            "Dec",
+        ),  # fmt: skip
+        "day": "{wd}<br>{d} {mon}",
+        "surge": "+{n} surge",
+        "in": "{n} in",
+        "out": "{n} out",
+        "overtime": "OT {n}",
+        "unmet": "{n} unmet",
+        "changed": "changed",
+        "legend": "Cell: patients on the ward / the ward's regular beds. Green: room to spare; "
+        "amber: 85% full or more; orange: surge beds open; red: patients the plan cannot place; "
+        "dashed: changed by the what-if. Hover a cell for its details.",
+        "tip": "{ward}, {day}: demand {demand}, on the ward {served}, regular beds used {beds}, "
+        "surge {surge}, transfers in {tin} / out {tout}, unmet {unmet}, RNs {rns}, "
+        "overtime RN shifts {ot}",
+    },
+    "Chinese": {
+        "title": "床位计划：各病区每日在院患者 / 病区床位",
+        "what_if": "假设情景计划：各病区每日在院患者 / 病区床位",
+        "quantile": "按预测 P{q} 制定",
+        "scenario": "情景 {s}",
+        "window": "{first} 至 {last}",
+        "ward": "病区",
+        "beds": "{n} 张床",
+        "weekdays": ("周一", "周二", "周三", "周四", "周五", "周六", "周日"),
+        "months": tuple(f"{m}月" for m in range(1, 13)),
+        "day": "{mon}{d}日<br>{wd}",
+        "surge": "加床 {n}",
+        "in": "转入 {n}",
+        "out": "转出 {n}",
+        "overtime": "加班 {n}",
+        "unmet": "未收治 {n}",
+        "changed": "有变化",
+        "legend": "单元格：在院患者 / 病区常规床位。绿色：尚有余量；琥珀色：占用 85% 及以上；"
+        "橙色：启用加床；红色：计划无法安置的患者；虚线框：假设情景改变之处。"
+        "鼠标悬停可查看详情。",
+        "tip": "{ward}，{day}：需求 {demand}，在院 {served}，使用常规床位 {beds}，加床 {surge}，"
+        "转入 {tin} / 转出 {tout}，未收治 {unmet}，护士 {rns}，加班班次 {ot}",
+    },
+}
+# Inline styles: they render the same in every Gradio version and theme (light or dark).
+_CELL = {
+    "ok": "#e7f4e8",  # room to spare
+    "full": "#fff3cd",  # 85% of the open beds or more
+    "surge": "#ffe0b2",  # surge beds open
+    "unmet": "#ffcdd2",  # patients the plan cannot place
+}
+_TAG = {"surge": "#e65100", "in": "#1565c0", "out": "#1565c0", "overtime": "#6a1b9a",
+        "unmet": "#c62828", "changed": "#37474f"}  # fmt: skip
+# Installed fonts, not Gradio's web fonts: those hold only some glyphs of their bold faces, and
+# a bold word then mixes two fonts.
+_FONT = (
+    "font-family:system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans','Helvetica Neue',Arial,"
+    "'PingFang SC','Microsoft YaHei','Noto Sans CJK SC','WenQuanYi Micro Hei',sans-serif;"
+)
+_TH = "padding:6px 8px;border:1px solid #cfd8dc;background:#eceff1;color:#263238;"
+_TD = "padding:4px 6px;border:1px solid #cfd8dc;color:#1b1b1b;vertical-align:top;min-width:74px;"
+
+
+def plan_rows(plan: dict) -> list[dict]:
+    """The rows the grid shows: a one-demand plan's rows, or a robust plan's highest scenario
+    (the one its verdicts read)."""
+    rows = plan.get("rows") or []
+    scenarios = plan.get("scenarios") or []
+    if len(scenarios) > 1:
+        return [r for r in rows if r.get("scenario") == scenarios[-1]]
+    return rows
+
+
+def _day(d: str, words: dict) -> str:
+    day = date.fromisoformat(str(d)[:10])
+    return words["day"].format(
+        wd=words["weekdays"][day.weekday()], d=day.day, mon=words["months"][day.month - 1]
+    )
+
+
+def _ward_label(ward_id: str, names: dict | None, language: str) -> str:
+    name = (names or {}).get(ward_id, {}).get("zh" if language == "Chinese" else "en")
+    return name or ward_id
+
+
+def _served(row: dict) -> int:
+    """Patients on the ward that day: its demand, less those turned away or moved out, plus
+    those moved in."""
+    return row["demand"] - row["unmet"] - row["transfers_out"] + row["transfers_in"]
+
+
+def _cell(row: dict, beds: int, changed: bool, words: dict, tip: str) -> str:
+    """One ward-day: patients on the ward against its ``beds``, and what the plan does there."""
+    served = _served(row)
+    counts = {
+        "surge": row["surge_open"],
+        "in": row["transfers_in"],
+        "out": row["transfers_out"],
+        "overtime": sum((row.get("overtime") or {}).values()),
+        "unmet": row["unmet"],
+    }
+    tags = [(kind, n) for kind, n in counts.items() if n]
+    state = (
+        "unmet" if row["unmet"] else "surge" if row["surge_open"] else
+        "full" if beds and served >= 0.85 * beds else "ok"
+    )  # fmt: skip
+    badges = "".join(
+        f'<span class="ww-tag ww-{kind}" style="display:inline-block;margin:2px 2px 0 0;'
+        f"padding:0 4px;border-radius:3px;font-size:11px;line-height:16px;color:#fff;"
+        f'background:{_TAG[kind]};">{html.escape(words[kind].format(n=n))}</span>'
+        for kind, n in tags
+    )
+    if changed:
+        badges += (
+            f'<span class="ww-tag ww-changed" style="display:inline-block;margin:2px 2px 0 0;'
+            f"padding:0 4px;border-radius:3px;font-size:11px;line-height:16px;"
+            f'color:{_TAG["changed"]};border:1px dashed {_TAG["changed"]};">'
+            f"{html.escape(words['changed'])}</span>"
+        )
+    border = "outline:2px dashed #37474f;outline-offset:-3px;" if changed else ""
+    return (
+        f'<td class="ww-cell ww-{state}" title="{html.escape(tip)}" '
+        f'style="{_TD}background:{_CELL[state]};{border}">'
+        f'<div class="ww-occ" style="font-weight:600;font-size:14px;">{served} / {beds}</div>'
+        f"{badges}</td>"
+    )
+
+
+def plan_grid(plan: dict, language: str = "English", names: dict | None = None) -> str:
+    """The plan as an HTML ward x day grid in ``language`` ("English" or "Chinese"): each cell
+    shows the patients on the ward (demand less unmet and transfers out, plus transfers in)
+    against the ward's regular beds, marks surge beds, transfers in and out, overtime RN
+    shifts and unmet demand, and (for a what-if) the ward-days it changed.
+
+    ``names`` maps a ward id to ``{"en": ..., "zh": ..., "beds": ...}`` (from the hospital); a
+    ward without one is shown by its id against the most regular beds the plan fills on it.
+    An empty string when the plan has no rows."""
+    words = GRID[language]
+    rows = plan_rows(plan)
+    if not rows:
+        return ""
+    wards = list(dict.fromkeys(r["ward_id"] for r in rows))
+    days = sorted({str(r["date"]) for r in rows})
+    cell = {(r["ward_id"], str(r["date"])): r for r in rows}
+    changed = {(c["ward_id"], str(c["date"])) for c in plan.get("diff") or []}
+    notes = [words["window"].format(first=days[0], last=days[-1])]
+    if plan.get("quantile"):
+        notes.append(words["quantile"].format(q=round(100 * plan["quantile"])))
+    if len(plan.get("scenarios") or []) > 1:
+        notes.append(words["scenario"].format(s=plan["scenarios"][-1]))
+    title = words["title"]
+    if plan.get("changes"):
+        title = words["what_if"].format(changes="; ".join(plan["changes"]))
+    head = "".join(
+        f'<th scope="col" style="{_TH}text-align:center;font-weight:600;">{_day(d, words)}</th>'
+        for d in days
+    )
+    body = []
+    for w in wards:
+        label = html.escape(_ward_label(w, names, language))
+        beds = (names or {}).get(w, {}).get("beds") or max(
+            (cell[w, d]["beds_open"] for d in days if (w, d) in cell), default=0
+        )
+        sub = f"{html.escape(w)} · {html.escape(words['beds'].format(n=beds))}"
+        cells = []
+        for d in days:
+            r = cell.get((w, d))
+            if r is None:
+                cells.append(f'<td style="{_TD}"></td>')
+                continue
+            tip = words["tip"].format(
+                ward=_ward_label(w, names, language),
+                day=d,
+                demand=r["demand"],
+                served=_served(r),
+                beds=r["beds_open"],
+                surge=r["surge_open"],
+                tin=r["transfers_in"],
+                tout=r["transfers_out"],
+                unmet=r["unmet"],
+                rns="/".join(str(n) for n in (r.get("nurses") or {}).values()) or "-",
+                ot=sum((r.get("overtime") or {}).values()),
             )
-            if k in r
-        }
-        row.update({f"RN {s}": n for s, n in (r.get("nurses") or {}).items()})
-        rows.append(row)
-    return pd.DataFrame(rows)
+            cells.append(_cell(r, beds, (w, d) in changed, words, tip))
+        body.append(
+            f'<tr><th scope="row" class="ww-ward" style="{_TH}text-align:left;">'
+            f'{label}<div style="font-weight:400;font-size:11px;color:#546e7a;">{sub}</div></th>'
+            f"{''.join(cells)}</tr>"
+        )
+    lang = "zh" if language == "Chinese" else "en"
+    return (
+        f'<div class="ww-plan" lang="{lang}" style="{_FONT}overflow-x:auto;padding:2px;">'
+        f'<div class="ww-plan-title" style="font-weight:600;font-size:15px;margin:4px 0;">'
+        f"{html.escape(title)}</div>"
+        f'<div class="ww-plan-notes" style="font-size:12px;margin-bottom:6px;opacity:0.8;">'
+        f"{html.escape(' · '.join(notes))}</div>"
+        f'<table class="ww-grid" style="border-collapse:collapse;font-size:13px;">'
+        f'<thead><tr><th scope="col" style="{_TH}text-align:left;">{words["ward"]}</th>{head}'
+        f"</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        f'<div class="ww-legend" style="font-size:12px;margin-top:6px;opacity:0.8;">'
+        f"{html.escape(words['legend'])}</div></div>"
+    )
+
+
+def plan_csv(plan: dict, directory: Path) -> Path | None:
+    """Write the plan's raw rows (every field; per-shift counts as ``nurses_day`` ...) to a
+    new CSV file under ``directory`` and return its path; None when there are no rows."""
+    rows = plan.get("rows") or []
+    if not rows:
+        return None
+    days = sorted({str(r["date"]) for r in rows})
+    kind = "what-if" if plan.get("changes") else "plan"
+    path = Path(directory) / f"wardwise-{kind}-{days[0]}-{days[-1]}-{uuid.uuid4().hex[:8]}.csv"
+    pd.json_normalize(rows, sep="_").to_csv(path, index=False)
+    return path
+
+
+def ward_names(agent) -> dict[str, dict]:
+    """Ward id -> ``{"en": name, "zh": name, "beds": regular beds}`` from the agent's
+    hospital (empty without one)."""
+    hospital = getattr(getattr(agent, "ctx", None), "hospital", None)
+    return {
+        w.ward_id: {"en": w.name_en, "zh": w.name_zh, "beds": w.beds}
+        for w in getattr(hospital, "wards", [])
+    }
 
 
 def diff_table(plan: dict) -> pd.DataFrame:
@@ -200,6 +478,8 @@ def build_page(agent, users) -> Any:
     import gradio as gr
 
     hidden, shown = gr.update(visible=False), gr.update(visible=True)
+    names = ward_names(agent)
+    downloads = Path(tempfile.mkdtemp(prefix="wardwise-plans-"))  # one CSV per plan turn
 
     def sign_in(name: str, password: str, ui_language: str, browser_id: str | None):
         try:
@@ -226,29 +506,39 @@ def build_page(agent, users) -> Any:
             caller = users.resolve(token)
         except AuthError as e:
             msg = f"{LABELS[ui_language]['expired']}: {e}."
-            yield history, message, gr.update(), gr.update(), gr.update(), shown, hidden, msg
+            keep = (gr.update(),) * 4
+            yield history, message, *keep, shown, hidden, msg
             return
         history = list(history or []) + [{"role": "user", "content": message}]
+        language = question_language(message)  # the answer's and the plan grid's
         events: list = []
-        chart, table, changes = gr.update(), gr.update(), gr.update()
+        panels = [gr.update(), gr.update(), gr.update(), gr.update()]  # chart, grid, csv, diff
         try:
             for ev in agent.stream(message, session, caller=caller):
                 events.append(ev)
                 if ev.kind == "tool_end":
-                    fc = tool_output(events, "forecast_beds")
-                    if fc:
-                        chart = gr.update(value=fan_chart(fc, ui_language), visible=True)
-                    pl = tool_output(events, "plan_beds")
-                    if pl:
-                        table = gr.update(value=plan_table(pl), visible=True)
-                        changes = gr.update(value=diff_table(pl), visible="diff" in pl)
-                msgs = history + turn_messages(events, ui_language)
-                yield msgs, "", chart, table, changes, *stay
+                    panels = _panels(events, panels, ui_language, language)
+                msgs = history + turn_messages(events, ui_language, language)
+                yield msgs, "", *panels, *stay
         except Exception as e:  # a bug: keep the page alive, say so plainly, log the trace
             log.exception("turn failed")
             msg = {"role": "assistant", "content": f"{LABELS[ui_language]['error']}: {e}"}
-            msgs = history + turn_messages(events, ui_language) + [msg]
-            yield msgs, "", chart, table, changes, *stay
+            msgs = history + turn_messages(events, ui_language, language) + [msg]
+            yield msgs, "", *panels, *stay
+
+    def _panels(events: list, panels: list, ui_language: str, language: str) -> list:
+        """The chart, plan grid, plan CSV and what-if panels after a tool returned."""
+        chart, grid, csv, changes = panels
+        fc = tool_output(events, "forecast_beds")
+        if fc:
+            chart = gr.update(value=fan_chart(fc, ui_language), visible=True)
+        pl = tool_output(events, "plan_beds")
+        if pl:
+            grid = gr.update(value=plan_grid(pl, language, names), visible=True)
+            path = plan_csv(pl, downloads)
+            csv = gr.update(value=str(path) if path else None, visible=path is not None)
+            changes = gr.update(value=diff_table(pl), visible="diff" in pl)
+        return [chart, grid, csv, changes]
 
     def relabel(ui_language: str):
         lb = LABELS[ui_language]
@@ -257,7 +547,7 @@ def build_page(agent, users) -> Any:
             gr.update(placeholder=lb["placeholder"]),
             gr.update(value=lb["send"]),
             gr.update(label=lb["chart"]),
-            gr.update(label=lb["table"]),
+            gr.update(label=lb["csv"]),
             gr.update(label=lb["diff"]),
         )
 
@@ -284,9 +574,9 @@ def build_page(agent, users) -> Any:
             with gr.Row():
                 whoami = gr.Markdown("", elem_id="whoami")
                 sign_out_btn = gr.Button("Sign out / 退出", size="sm", scale=0, elem_id="sign-out")
-            chat, box, send, chart, table, changes = _chat_area(gr)
+            chat, box, send, chart, grid, csv, changes = _chat_area(gr)
         inputs = [box, chat, session, token, ui_language]
-        outputs = [chat, box, chart, table, changes, login_box, main, login_msg]
+        outputs = [chat, box, chart, grid, csv, changes, login_box, main, login_msg]
         box.submit(respond, inputs, outputs)
         send.click(respond, inputs, outputs)
         signed = [token, session, login_box, main, login_msg, password, whoami, chat]
@@ -294,13 +584,14 @@ def build_page(agent, users) -> Any:
         password.submit(sign_in, [username, password, ui_language, browser], signed)
         sign_out_btn.click(sign_out, token, [token, login_box, main, login_msg, chat])
         page.load(no_users_hint, None, login_msg)
-        ui_language.change(relabel, ui_language, [title, box, send, chart, table, changes])
+        ui_language.change(relabel, ui_language, [title, box, send, chart, csv, changes])
         page.load(lambda b: b or uuid.uuid4().hex, browser, browser)
     return page
 
 
 def _chat_area(gr):
-    """The chat, the question box and the tool panels (inside the signed-in column)."""
+    """The chat, the question box and the tool panels (inside the signed-in column): the
+    forecast chart, the plan grid with its CSV download, and a what-if's changes."""
     chat = gr.Chatbot(height=480, elem_id="chat", label="Wardwise")
     with gr.Row():
         box = gr.Textbox(
@@ -311,12 +602,16 @@ def _chat_area(gr):
         )
         send = gr.Button(LABELS["English"]["send"], variant="primary", scale=1, elem_id="send")
     chart = gr.Plot(label=LABELS["English"]["chart"], visible=False, elem_id="fan-chart")
-    table = gr.Dataframe(label=LABELS["English"]["table"], visible=False, elem_id="plan")
+    grid = gr.HTML(visible=False, elem_id="plan-grid")
+    csv = gr.File(
+        label=LABELS["English"]["csv"], visible=False, interactive=False, elem_id="plan-csv"
+    )
     changes = gr.Dataframe(label=LABELS["English"]["diff"], visible=False, elem_id="what-if")
-    return chat, box, send, chart, table, changes
+    return chat, box, send, chart, grid, csv, changes
 
 
 def launch(agent, settings, port: int, users) -> None:
+    """Serve the page over ``agent`` on ``settings.host``:``port`` (blocks until stopped)."""
     page = build_page(agent, users)
     page.queue(default_concurrency_limit=2).launch(
         server_name=settings.host, server_port=port, show_error=True, inbrowser=False
