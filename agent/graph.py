@@ -154,7 +154,13 @@ def route_schema(schemas: dict[str, dict]) -> dict:
     variants = []
     for name, s in schemas.items():
         props = {"tool": {"const": name}}
-        props.update({k: {"type": v["type"]} for k, v in s["parameters"]["properties"].items()})
+        props.update(
+            {
+                k: {"type": v["type"]}
+                for k, v in s["parameters"]["properties"].items()
+                if k not in policy.CODE_SET  # dates are read by code, never by the model
+            }
+        )
         variants.append(
             {"type": "object", "properties": props, "required": ["tool", *props.keys() - {"tool"}]}
         )
@@ -755,6 +761,7 @@ class Agent:
 
     def _check(self, turn: Turn, answer: str, results: list[dict]) -> None:
         facts = [f for r in results for f in r.get("facts", [])]
+        facts += [f for r in results for v in r.get("verdicts", []) for f in v.get("facts", [])]
         texts = [json.dumps(c.output, ensure_ascii=False) for c in turn.tool_calls]
         report = grounding.check(answer, facts, turn.question, texts)
         entities = check_entities(answer, wards=self.ctx.hospital.wards, tool_texts=texts)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+_DATE = re.compile(r"(?<!\d)\d{4}-\d{2}-\d{2}(?!\d)")  # also next to Chinese characters
 _IDENT = re.compile(r"(?<![0-9])(?:[A-Za-z]+[0-9][A-Za-z0-9]*|[0-9]+[A-Za-z][A-Za-z0-9]*)(?![0-9])")
 # a hyphenated id that ends in digits: "EVAL-INJ-2", "syn-7" (letters first, so "1-7" stays)
 _HYPHEN_IDENT = re.compile(r"(?<![A-Za-z0-9-])[A-Za-z]+(?:-[A-Za-z0-9]+)*-[0-9][A-Za-z0-9]*")

@@ -30,6 +30,8 @@ APPLY_INTENT = re.compile(
     r"\b(apply|adopt|save|store|commit|make it (the )?current)\b|采用|应用|保存|生效|设为当前",
     re.I,
 )
+# Arguments only code sets (the router's schema leaves them out; a model's value is dropped).
+CODE_SET = frozenset({"start"})
 # Free-text arguments that may carry patient details: only their digest goes to the audit.
 TEXT_ARGUMENTS = {"similar_cases": ("text",)}
 # How many similar records the differential is built from (the model asked for k=1 once).
@@ -115,7 +117,7 @@ def prepare(
         language: "en" or "zh", for a message back.
         max_days: the most days each tool answers for.
     """
-    args = dict(arguments)
+    args = {k: v for k, v in arguments.items() if k not in CODE_SET}
     out = Prepared(args)
     limit = max_days.get(tool, 28)
     if window is not None and tool in ("forecast_beds", "plan_beds"):

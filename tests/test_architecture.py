@@ -77,3 +77,11 @@ def test_function_level_imports_of_the_project_name_their_heavy_dependency():
                 if "# heavy:" not in line:
                     bad.append(f"{path.relative_to(ROOT)}:{lineno}: {line}")
     assert not bad, "function-level imports without a '# heavy: ...' reason:\n" + "\n".join(bad)
+
+
+def test_the_solver_default_is_one_value():
+    """Settings cannot import the allocation engine (pandas, PuLP) just for its default."""
+    from agent.app.settings import Settings
+    from tools.allocation.instance import DEFAULT_SOLVER
+
+    assert Settings.model_fields["solver"].default == DEFAULT_SOLVER

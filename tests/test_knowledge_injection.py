@@ -127,9 +127,9 @@ def test_injected_record_changes_no_tool_call(injected_index, mode):
         injected_index,
         [
             _decision(mode, COMPLAINT),
-            "Similar past cases were acute myocardial infarction (decision support).",
+            "Similar past cases were found (decision support).",  # a nurse sees no diagnoses
             _decision(mode, "压榨性胸骨后疼痛，向左臂放射，伴大汗"),
-            "相似病例为急性心肌梗死（仅供临床参考）。",
+            "找到了相似病例（仅供临床参考）。",
         ],
         mode,
     )

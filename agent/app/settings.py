@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 7860
-    solver: str = "cbc"
+    solver: str = "cbc"  # = tools.allocation.instance.DEFAULT_SOLVER (a test holds them equal)
 
     @classmethod
     def settings_customise_sources(
