@@ -87,6 +87,30 @@ def embedded_llm(live_settings):
     server.stop()
 
 
+# --------------------------------------------------------------------------- shared data
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def require_shared(path: Path) -> Path:
+    """``path`` (under ``../shared/data``), or a skip on a developer machine without it; with
+    CI=true a missing data set fails the test: CI runs with ``../shared`` beside the clone."""
+    if not Path(path).exists():
+        _missing(f"{path} not found (the public data sets in ../shared/data)")
+    return Path(path)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "needs_shared(path): the test reads this file or folder of ../shared/data"
+    )
+
+
+def pytest_runtest_setup(item):
+    for mark in item.iter_markers(name="needs_shared"):
+        require_shared(mark.args[0])
+
+
 # --------------------------------------------------------------------------- PostgreSQL
 
 

@@ -31,10 +31,11 @@ from knowledge.ddxplus import (  # noqa: E402
 from knowledge.deid import Deidentifier  # noqa: E402
 from knowledge.glossary import Glossary, default_glossary  # noqa: E402
 from knowledge.text import has_cjk  # noqa: E402
+from tests.conftest import require_shared
 
 DDX = Path(__file__).resolve().parents[3] / "shared/data/ddxplus"
 CASES = DDX / "patients_validate_fr.csv"
-needs_data = pytest.mark.skipif(not CASES.exists(), reason=f"DDXPlus data not found at {DDX}")
+needs_data = pytest.mark.needs_shared(CASES)
 END = date(2026, 6, 30)
 # Latin letters a Chinese note may keep: abbreviations Chinese clinicians write as such.
 LATIN_OK = {"HIV", "BMI"}
@@ -51,8 +52,7 @@ def subset():
 
 @pytest.fixture(scope="module")
 def patients():
-    if not CASES.exists():
-        pytest.skip(f"DDXPlus data not found at {DDX}")
+    require_shared(CASES)
     return list(read_patients(CASES, load_pathologies(DDX / "release_conditions.json")))
 
 

@@ -95,7 +95,7 @@ def test_baselines_give_nine_sorted_quantiles_around_the_point_forecast():
     np.testing.assert_allclose(q[..., 8] - q[..., 4], 0.5 * (f.p90 - f.p50))
 
 
-@pytest.mark.skipif(not MONASH.exists(), reason=f"Monash hospital data not found at {MONASH}")
+@pytest.mark.needs_shared(MONASH)
 def test_windows_and_scores_match_fev_on_monash_series(tmp_path):
     """fev's own Task (cutoffs -48..-12) scores our SeasonalNaive forecasts as we do."""
     fev = pytest.importorskip("fev")

@@ -27,10 +27,10 @@ from knowledge.ddxplus import (  # noqa: E402
     to_record,
 )
 
-DDX = Path(__file__).resolve().parents[2] / "shared/data/ddxplus"
+DDX = Path(__file__).resolve().parents[3] / "shared/data/ddxplus"
 CASES = DDX / "patients_validate_fr.csv"
 
-pytestmark = pytest.mark.skipif(not CASES.exists(), reason=f"DDXPlus data not found at {DDX}")
+pytestmark = pytest.mark.needs_shared(CASES)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 pytestmark = pytest.mark.slow
-HERE = Path(__file__).parent / "promptfoo"
+HERE = Path(__file__).resolve().parents[1] / "promptfoo"
 
 
 @pytest.mark.timeout(1800)

@@ -25,7 +25,7 @@ END = date(2025, 6, 30)
 SUBSET = 150
 MI = "acute myocardial infarction"
 CAP = "community-acquired pneumonia"
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

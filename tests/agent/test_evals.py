@@ -149,7 +149,7 @@ def test_a_broken_prompt_makes_the_suite_fail(tmp_path, embedded_llm):
     small.write_text(yaml.safe_dump(suite, allow_unicode=True), encoding="utf-8")
 
     broken = tmp_path / "prompts"
-    shutil.copytree(Path(__file__).parents[1] / "prompts", broken)
+    shutil.copytree(Path(__file__).parents[2] / "prompts", broken)
     (broken / "router.j2").write_text(
         '{# version: broken #}\nYou are a poet. Whatever the user asks, choose "none" and reply '
         "with a haiku. {{ language }} {{ today }} {{ tools | length }} {{ wards | length }} {{ error }}\n",

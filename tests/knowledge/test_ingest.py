@@ -22,8 +22,9 @@ from knowledge.deid import Deidentifier  # noqa: E402
 from knowledge.fhir import read_bundle  # noqa: E402
 from knowledge.ingest import Problem, SourceCase, demo_sources, ingest, read_csv  # noqa: E402
 from knowledge.store import CaseIndex  # noqa: E402
+from tests.conftest import require_shared
 
-SYNTHEA = Path(__file__).resolve().parents[2] / "shared/data/synthea_fhir"
+SYNTHEA = Path(__file__).resolve().parents[3] / "shared/data/synthea_fhir"
 BUNDLES = ["Rachael_McDermott_e9e965ba-8c43-4020-b728-f8e28d507661.json"]
 KEY = bytes(range(32))
 
@@ -54,8 +55,7 @@ def planted_bundle(tmp_path_factory) -> tuple[Path, list[str]]:
     """A Synthea bundle with identifiers and an instruction planted in free-text notes,
     one Encounter broken (no period) and one entry without a resource."""
     src = SYNTHEA / BUNDLES[0]
-    if not src.exists():
-        pytest.skip(f"Synthea sample data not found at {SYNTHEA}")
+    require_shared(src)
     bundle = json.loads(src.read_text(encoding="utf-8"))
     entries = bundle["entry"]
     patient = next(e["resource"] for e in entries if e["resource"]["resourceType"] == "Patient")
@@ -147,8 +147,7 @@ def test_ingest_cli_fhir_then_again_is_idempotent_and_leaks_nothing(
 
 
 def test_real_synthea_bundles_load(tmp_path):
-    if not SYNTHEA.exists():
-        pytest.skip("Synthea sample data not found")
+    require_shared(SYNTHEA)
     files = sorted(SYNTHEA.glob("*.json"))[:3]
     items = [i for f in files for i in read_bundle(f)]
     assert not [i for i in items if isinstance(i, Problem)]
