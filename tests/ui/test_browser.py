@@ -18,7 +18,7 @@ from tests.conftest import PASSWORD, ensure_user
 from tools.registry import call_tool
 
 pytestmark = pytest.mark.slow
-ARTIFACTS = Path(__file__).parent / "artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
 def sign_in(page, name: str, password: str = PASSWORD) -> None:
@@ -48,7 +48,7 @@ def page_url(live_settings, embedded_llm, tmp_path_factory):
         [sys.executable, "-m", "ui.cli", "up"], env=env, stdout=log, stderr=subprocess.STDOUT
     )
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 420  # a first run trains the forecaster (minutes if loaded)
     while time.monotonic() < deadline:
         try:
             if httpx.get(url, timeout=2).status_code == 200:
@@ -108,6 +108,20 @@ def _ask(page, question: str, answers_before: int, audit, timeout: float = 900) 
     raise AssertionError(f"no answer within {timeout} s; saw {last!r}")
 
 
+def _window_args(ctx, question: str, ward: str) -> dict:
+    """The forecast the page ran: the window the agent reads from the question's words."""
+    from datetime import date, timedelta
+
+    from agent.resolve import resolve_window
+
+    last = ctx.hospital.daily["date"].max()
+    first_day = (last.date() if hasattr(last, "date") else last) + timedelta(days=1)
+    window = resolve_window(question, min(date.today(), first_day))
+    assert window is not None
+    start = max(window.start, first_day)
+    return {"ward": ward, "days": window.days, "start": start.isoformat()}
+
+
 def test_page_answers_in_chinese_and_english_grounded(page_url, browser, live_settings):
     from agent.runtime import build_context, open_audit
 
@@ -133,7 +147,8 @@ def test_page_answers_in_chinese_and_english_grounded(page_url, browser, live_se
         # The bubble also holds the collapsed tool call, titled with its duration ("(49.0ms)").
         answer = re.sub(r"\(\d+(?:\.\d+)?\s*m?s\)", "", shown)
         assert re.search(r"\d", answer)
-        facts = call_tool(ctx, "forecast_beds", {"ward": ward, "days": 7}).reading()["facts"]
+        out = call_tool(ctx, "forecast_beds", _window_args(ctx, question, ward)).reading()
+        facts = out["facts"] + [f for v in out["verdicts"] for f in v["facts"]]
         report = check(answer, facts, question, [chat_text])
         assert report.grounded, (answer, report.ungrounded)
     assert page.locator("#fan-chart").is_visible()
