@@ -124,15 +124,19 @@ $(VLLM_VENV)/.installed-$(VLLM_VERSION):
 $(CACHE)/hf/$(VLLM_MODEL)/.wardwise-source-sha256: | $(VLLM_VENV)/.installed-$(VLLM_VERSION)
 	TQDM_DISABLE=1 $(VLLM_VENV)/bin/python -m agent.hf_export --model $(VLLM_MODEL) --cache $(CACHE)
 
-test: setup browser-deps promptfoo-deps vllm-deps
+test: setup browser-deps promptfoo-deps vllm-deps lint
 	$(BIN)/python -m pytest -q -rs
 
 test-fast: $(VENV)/.installed
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# ruff; the layers contract (knowledge -> tools -> agent -> ui, no cycles: pyproject.toml's
+# [tool.importlinter]); mypy on knowledge/ tools/ agent/ ([tool.mypy]).
 lint: $(VENV)/.installed
 	$(BIN)/ruff check agent tools knowledge ui prompts tests
 	$(BIN)/ruff format --check agent tools knowledge ui prompts tests
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) tests/artifacts

@@ -22,7 +22,7 @@ from agent.servers import exit_on_signals
 from knowledge.cases_demo import generate_cases
 from knowledge.records import write_cases
 from tools.allocation.cli import register as register_allocation
-from tools.forecasting.cli import register as register_forecasting
+from tools.forecast_cli import register as register_forecasting
 from tools.plan_store import PlanStore
 from tools.roles import HOST, Caller, parse_role
 

@@ -224,7 +224,7 @@ def test_bench_forecast_windows_command(tmp_path):
     import typer
     from typer.testing import CliRunner
 
-    from tools.forecasting.cli import register
+    from tools.forecast_cli import register
 
     rows = []
     for s in _daily(3, 70).series:

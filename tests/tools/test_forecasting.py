@@ -339,7 +339,7 @@ def test_bench_forecast_command_prints_json_rows(tmp_path):
     import typer
     from typer.testing import CliRunner
 
-    from tools.forecasting.cli import register
+    from tools.forecast_cli import register
 
     rng = np.random.default_rng(0)
     rows = []

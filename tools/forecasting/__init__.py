@@ -12,7 +12,8 @@ Import the modules you need (importing this package does not import torch):
 - :mod:`tools.forecasting.windows` -- ``evaluate`` (rolling windows), ``format_table``
 - :mod:`tools.forecasting.los` -- ``fit_los``, ``simulate_census``
 - :mod:`tools.forecasting.wards` -- ``WardConfig``, ``train_ward_models``, ``backtest_rows``
-- :mod:`tools.forecasting.cli` -- ``register(app, bench_app)``
+- :mod:`tools.forecast_cli` (beside this package: it also builds the ward forecaster) --
+  ``register(app, bench_app)``
 
 See docs/forecasting.md for the measurements behind the choices.
 """

@@ -267,7 +267,7 @@ def forecast_all(
         out["wardwise-stats"] = ens
     out["wardwise-nn"] = baselines.Forecast(combine(q, None, 1.0, nn_width_alone), nn_seconds)
     used_stats = ens is not None and weight < 1
-    sec = nn_seconds + val_seconds + (ens.seconds if used_stats else 0.0)
+    sec = nn_seconds + val_seconds + (ens.seconds if used_stats and ens is not None else 0.0)
     out["wardwise"] = baselines.Forecast(combine(q, ens, weight, width), sec)
     notes = {
         "model": cfg.to_dict(),
@@ -317,12 +317,11 @@ def bench_config(train: Dataset, horizon: int, season: int, **overrides) -> Mode
     context of at least three seasons and two horizons, five networks of 1000 steps (on the
     NHS h=28 folds five such networks beat two of 600 steps by 6%).
     """
+    steps = 500 if train.freq == "MS" else 1000
     if train.freq == "MS":
         context = max(season, horizon)
-        shape = dict(hidden=128, steps=500, lr=5e-4, members=5)
     else:
         context = default_context(horizon, season, train.freq)
-        shape = dict(hidden=128, steps=1000, lr=5e-4, members=5)
     context = min(context, _context_cap(train, horizon))
     base = ModelConfig(
         horizon=horizon,
@@ -330,7 +329,10 @@ def bench_config(train: Dataset, horizon: int, season: int, **overrides) -> Mode
         freq=train.freq,
         context=context,
         exog=train.exog_names,
-        **shape,
+        hidden=128,
+        steps=steps,
+        lr=5e-4,
+        members=5,
     )
     return replace(base, **overrides)
 
@@ -344,6 +346,7 @@ def bench_contexts(train: Dataset, horizon: int, season: int) -> tuple[int, ...]
     minus two horizons. Daily and hourly data: :func:`default_context` alone.
     """
     cap = _context_cap(train, horizon)
+    wanted: tuple[int, ...]
     if train.freq == "MS":
         wanted = (season, (3 * season) // 2, 2 * season, 3 * season)
     else:

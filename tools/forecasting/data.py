@@ -140,7 +140,9 @@ def _monash(path: Path) -> tuple[pd.DataFrame, str]:
     ids = [c for c in wide.columns if c not in periods]
     dates = []
     for c in periods:
-        m, y = re.match(r"^Month(\d+) (\d{4})$", c).groups()
+        found = re.match(r"^Month(\d+) (\d{4})$", c)
+        assert found is not None, c
+        m, y = found.groups()
         dates.append(pd.Timestamp(int(y), int(m), 1))
     uid = wide[ids].astype(str).agg("/".join, axis=1) if ids else wide.index.astype(str)
     long = wide[periods].set_axis(dates, axis=1).assign(unique_id=uid.to_numpy())

@@ -130,8 +130,9 @@ class NBeats(nn.Module):
             extra.append(self.cov_proj(cov).reshape(b, -1))
         extra_t = torch.cat(extra, dim=1)
         resid = past
-        out = 0
-        for blk in self.blocks:
+        out = torch.zeros(b, self.horizon * self.n_q, device=past.device, dtype=past.dtype)
+        blk: nn.ModuleDict
+        for blk in self.blocks:  # type: ignore[assignment]
             h = blk["fc"](torch.cat([resid, extra_t], dim=1))
             resid = (resid - blk["back"](h)) * past_mask
             out = out + blk["fore"](h)

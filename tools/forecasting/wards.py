@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,7 @@ from knowledge.hospital import Hospital
 from tools.forecasting.data import Dataset, Series
 from tools.forecasting.los import fit_los, mean_stay, simulate_census
 from tools.forecasting.metrics import QUANTILES, mase_scale
-from tools.forecasting.training import GlobalModel, ModelConfig
+from tools.forecasting.training import GlobalModel, ModelConfig, make_panel
 
 HORIZON = 28
 SEASON = 7
@@ -183,13 +184,11 @@ def train_ward_models(
     B = cfg.backtest_days
     cut = lambda d: Dataset([s.head(len(s) - B) for s in d.series], "D")  # noqa: E731
     adm_tr, cen_tr = cut(adm_all), cut(cen_all)
-    fit = dict(device=device, progress=progress, threads=cfg.threads)
+    fit: dict[str, Any] = dict(device=device, progress=progress, threads=cfg.threads)
     adm_model = GlobalModel.fit(adm_tr, mc, **fit)
     cen_model = GlobalModel.fit(cen_tr, mc, **fit)
 
     # rolling origins: each of the last B days' predecessors, in full-data coordinates
-    from tools.forecasting.training import make_panel
-
     adm_panel = make_panel(adm_all, mc, adm_model.device)
     cen_panel = make_panel(cen_all, mc, cen_model.device)
     backtest: dict = {}
@@ -273,7 +272,7 @@ def format_backtest(rows: list[dict]) -> str:
     hs = sorted({r["horizon"] for r in rows})
     head = f"{'ward':<8}{'target':<16}" + "".join(f"{'h=' + str(h):>16}" for h in hs)
     lines = [head, " " * 24 + "".join(f"{'MASE  cover':>16}" for _ in hs), "-" * len(head)]
-    by = {}
+    by: dict[tuple, dict] = {}
     for r in rows:
         by.setdefault((r["ward"], r["target"], r["used"]), {})[r["horizon"]] = r
     for (w, t, used), cells in by.items():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -85,9 +86,9 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         With --windows N: on N rolling windows STEP points apart, the last one ending at the
         data's end, and the published fev-bench rows beside them on its hospital task.
         """
-        from tools.forecasting import bench
-        from tools.forecasting.baselines import BASELINES
-        from tools.forecasting.data import SeriesError, read_series
+        from tools.forecasting import bench  # heavy: torch, statsforecast
+        from tools.forecasting.baselines import BASELINES  # heavy: statsforecast
+        from tools.forecasting.data import SeriesError, read_series  # heavy: pandas
 
         _threads(threads)
         log = None if quiet else (lambda m: typer.echo(m, err=True))
@@ -105,13 +106,13 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
                     _fail(f"--context takes integers separated by commas, got {context!r}")
                 if not contexts or min(contexts) < 1:
                     _fail(f"--context takes positive integers, got {context!r}")
-            methods = BASELINES
+            methods: tuple[str, ...] = BASELINES
             if baselines:
                 methods = tuple(m.strip() for m in baselines.split(",") if m.strip())
                 unknown = sorted(set(methods) - set(BASELINES))
                 if unknown or not methods:
                     _fail(f"--baselines takes names from {', '.join(BASELINES)}; got {baselines!r}")
-            common = dict(
+            common: dict[str, Any] = dict(
                 name=data.name,
                 methods=methods,
                 horizon=horizon,
@@ -129,7 +130,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
                 res = bench.run(ds, config=cfg, **common)
                 table = bench.format_table
             else:
-                from tools.forecasting import windows as rolling
+                from tools.forecasting import windows as rolling  # heavy: torch
 
                 res = rolling.evaluate(ds, n_windows=windows, step=step, overrides=over, **common)
                 table = rolling.format_table
@@ -151,9 +152,9 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print the table as JSON"),
     ) -> None:
         """Per ward: rolling-origin MASE and P10-P90 coverage at 1, 7 and 14 days ahead."""
-        from knowledge.hospital import load
-        from tools.forecast import Forecaster
-        from tools.forecasting.wards import backtest_rows, format_backtest
+        from knowledge.hospital import load  # heavy: pandas
+        from tools.forecast import Forecaster  # heavy: torch
+        from tools.forecasting.wards import backtest_rows, format_backtest  # heavy: torch
 
         _threads(threads)
         try:
