@@ -237,6 +237,18 @@ def test_the_index_is_opened_again_once_it_is_back(ctx, tmp_path):
 # ------------------------------------------------------------------ solver time limit
 
 
+class ByPurpose(ScriptedChatModel):
+    """Routes to the same call every time it is asked to route, and answers with one text
+    (a plan that is not found in time is routed again before the turn gives up)."""
+
+    route: str = ""
+    answer: str = ""
+
+    def _next(self, messages, kwargs):
+        self.script = [self.route if "response_format" in kwargs else self.answer]
+        return super()._next(messages, kwargs)
+
+
 def test_a_plan_stopped_by_the_time_limit_is_labelled_best_so_far(ctx, monkeypatch):
     """The real MILP on a large instance (30 wards x 14 days, nurse pools short on every third
     ward) with a 2 s limit (longer if no plan was found at all): the best plan found so far
@@ -254,7 +266,7 @@ def test_a_plan_stopped_by_the_time_limit_is_labelled_best_so_far(ctx, monkeypat
     monkeypatch.setitem(registry.BY_NAME, "plan_beds", big_plan)
     for limit in (2, 5, 15):  # a loaded machine may find no plan at all in 2 s
         c = ToolContext(hospital=ctx.hospital, forecaster=ctx.forecaster, plan_time_limit=limit)
-        model = ScriptedChatModel(script=[route("plan_beds", days=14), "Here is the plan."])
+        model = ByPurpose(route=route("plan_beds", days=14), answer="Here is the plan.")
         turn = Agent(model, c, dialect="openai", today=END).ask("Plan the next two weeks")
         out = turn.tool_calls[0].output
         if out["ok"]:
