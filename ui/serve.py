@@ -6,8 +6,11 @@ is the question, earlier user/assistant messages are the history. A client that 
 the question and names its conversation in ``user`` gets the server's own memory of that
 session instead (kept in the chat-history database, so it survives a restart).
 The reply carries the checked answer and, under ``wardwise``, the whole turn (tool calls,
-grounding). With ``stream: true`` the checked answer is sent as server-sent-event chunks once
-the turn is done (the grounding check can replace a draft, so no draft is ever streamed).
+grounding). With ``stream: true`` and ``answer_mode=verdicts`` (the default) the answer is sent
+as server-sent-event chunks as the turn yields it: the tools' verdict sentences are code's own,
+final when they come (a model answer to a failed tool call that the check then replaces gets
+the replacement after it). In ``model`` answer mode the checked answer is sent once the turn is
+done, so no draft the grounding check would replace is ever streamed.
 
 Every endpoint but ``POST /v1/login`` needs ``Authorization: Bearer <token>``: a session token
 from ``/v1/login`` (``{"username", "password"}`` -> ``{"token", "expires", "user", "role"}``),
@@ -19,6 +22,7 @@ tools act with the token's role, whatever the messages say.
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -139,11 +143,22 @@ def create_app(agent, users: UserStore) -> FastAPI:
     def chat(req: ChatRequest, who: Annotated[Caller, Depends(caller)]):
         question, history = split_messages(req.messages)
         session = f"api:{who.user}:{req.user or uuid.uuid4().hex}"[:80]
-        if req.user and not history:  # the session's stored memory
-            turn = agent.ask(question, session_id=session, caller=who)
-        else:
-            turn = agent.ask(question, session_id=session, history=history, caller=who)
-        if turn.error:
+        stored = req.user and not history  # the session's stored memory
+        run = agent.stream(question, session, None if stored else history, caller=who)
+        # Verdict answers are code's own sentences, final when they come: a stream sends them
+        # as they come. A model-written draft may still be replaced by the grounding check,
+        # so it is sent only once the turn is done.
+        live = req.stream and getattr(agent, "answer_mode", "model") == "verdicts"
+        first: list[str] = []
+        turn = None
+        for ev in run:
+            if ev.kind == "final":
+                turn = ev.data
+                break
+            if live and ev.kind == "token":
+                first.append(ev.data)
+                break
+        if turn is not None and turn.error:
             return JSONResponse(
                 status_code=503,
                 content={
@@ -156,6 +171,10 @@ def create_app(agent, users: UserStore) -> FastAPI:
             )
         cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
+        if turn is None:  # streaming live: the rest of the turn runs as the client reads
+            return StreamingResponse(
+                _live_events(cid, created, first, run), media_type="text/event-stream"
+            )
         tokens = sum(c.get("tokens") or 0 for c in turn.llm_calls)
         if not req.stream:
             return {
@@ -175,22 +194,38 @@ def create_app(agent, users: UserStore) -> FastAPI:
             }
 
         def events():
-            def chunk(delta: dict, finish: str | None = None) -> str:
-                body = {
-                    "id": cid,
-                    "object": "chat.completion.chunk",
-                    "created": created,
-                    "model": MODEL_ID,
-                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-                }
-                return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
-
-            yield chunk({"role": "assistant", "content": ""})
-            for i in range(0, len(turn.answer), 16):
-                yield chunk({"content": turn.answer[i : i + 16]})
-            yield chunk({}, "stop")
+            yield _chunk(cid, created, {"role": "assistant", "content": ""})
+            yield _chunk(cid, created, {"content": turn.answer})
+            yield _chunk(cid, created, {}, "stop")
             yield "data: [DONE]\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
     return app
+
+
+def _chunk(cid: str, created: int, delta: dict, finish: str | None = None) -> str:
+    """One server-sent event of an OpenAI chat-completion stream."""
+    body = {
+        "id": cid,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": MODEL_ID,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+
+def _live_events(cid: str, created: int, first: list[str], run) -> Iterator[str]:
+    """The stream of a verdict answer: its text as the turn yields it (labels after), and a
+    turn replaced at the end (its audit record could not be written) says so last."""
+    yield _chunk(cid, created, {"role": "assistant", "content": ""})
+    for text in first:
+        yield _chunk(cid, created, {"content": text})
+    for ev in run:
+        if ev.kind == "token":
+            yield _chunk(cid, created, {"content": ev.data})
+        elif ev.kind == "replace":
+            yield _chunk(cid, created, {"content": f"\n\n{ev.data}"})
+    yield _chunk(cid, created, {}, "stop")
+    yield "data: [DONE]\n\n"

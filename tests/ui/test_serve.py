@@ -11,6 +11,7 @@ from agent.app.auth import UserStore
 from agent.fake import ScriptedChatModel
 from agent.graph import Agent
 from tests.conftest import END
+from tools.registry import call_tool
 from tools.roles import Role
 from ui.serve import create_app
 
@@ -95,6 +96,30 @@ def test_streaming_sends_chunks_then_done(client):
         json.loads(ln[6:])["choices"][0]["delta"].get("content", "") for ln in lines[:-1]
     )
     assert text == "Hello there, how can I help?"
+
+
+def test_a_verdict_answer_streams_as_the_turn_yields_it(ctx, users):
+    """In verdicts mode the stream carries the forecast's verdict sentences (code's own, final)
+    while the turn is still running; the whole stream is the turn's answer."""
+    route = json.dumps({"tool": "forecast_beds", "ward": "CARD", "days": 3})
+    agent = Agent(
+        ScriptedChatModel(script=[route]), ctx, dialect="openai", today=END, answer_mode="verdicts"
+    )
+    c = TestClient(create_app(agent, users))
+    c.headers.update(login(c))
+    with c.stream(
+        "POST",
+        "/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": "Cardiology beds?"}], "stream": True},
+    ) as r:
+        lines = [ln for ln in r.iter_lines() if ln.startswith("data: ")]
+    assert lines[-1] == "data: [DONE]"
+    text = "".join(
+        json.loads(ln[6:])["choices"][0]["delta"].get("content", "") for ln in lines[:-1]
+    )
+    english = [v["text"] for v in call_tool(ctx, "forecast_beds", {"ward": "CARD", "days": 3})
+               .reading()["verdicts"] if v["language"] == "en"]  # fmt: skip
+    assert english and all(t in text for t in english)
 
 
 def test_bad_request_and_dead_model(client):
