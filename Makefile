@@ -101,7 +101,7 @@ lock:
 	{ printf '%s\n' "$$LOCK_HEADER"; cat $(LOCK); } > $(LOCK).tmp && mv $(LOCK).tmp $(LOCK)
 	@! grep -q -i -E '^(nvidia|triton)' $(LOCK) || { echo "$(LOCK) pulls CUDA packages"; exit 1; }
 
-# promptfoo (npm) is the external eval client of tests/test_promptfoo.py. Its 0.120.0 package
+# promptfoo (npm) is the external eval client of tests/ui/test_promptfoo.py. Its 0.120.0 package
 # looks for its database migrations in promptfoo/drizzle but ships them in promptfoo/dist/drizzle.
 promptfoo-deps:
 	@test -x tests/promptfoo/node_modules/.bin/promptfoo || \

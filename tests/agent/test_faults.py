@@ -1,7 +1,7 @@
 """Faults survived, each against real pieces: a model server killed mid-stream, malformed
 tool calls, a tool past its timeout, a Chroma store that cannot be opened, the MILP stopped
 by its time limit, and a restart (SIGKILL) of ``wardwise serve`` during a conversation.
-A full disk under the audit trail is in tests/test_audit.py. The scripted model only drives
+A full disk under the audit trail is in tests/agent/test_audit.py. The scripted model only drives
 control flow; the fake OpenAI server (agent/fakeserver.py) is a real HTTP server."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The vLLM launcher and the model export without vLLM itself (fast); the real server is in
-tests/test_vllm.py."""
+tests/agent/test_vllm.py."""
 
 import os
 import stat

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import END, PASSWORD, free_port
-from tests.test_browser import browser, sign_in  # noqa: F401  (the Chromium fixture)
+from tests.ui.test_browser import browser, sign_in  # noqa: F401  (the Chromium fixture)
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"

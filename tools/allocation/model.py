@@ -23,7 +23,7 @@ Exactness notes. Every shift of a ward-day has the same ratio, so with identical
 availability the even split of N over the shifts is optimal for every requirement at
 once: aggregating the shifts loses nothing and removes their symmetry. For identical,
 interchangeable nurses the window rows are necessary and sufficient for a roster with at
-most ``max_consecutive`` days in a row to exist (``tests/test_allocation_model.py`` checks
+most ``max_consecutive`` days in a row to exist (``tests/tools/test_allocation_model.py`` checks
 this by brute force); nurses off sick form their own class with their own windows.
 
 Tightenings (``Formulation``, measured in docs/allocation.md): aggregating identical
