@@ -161,6 +161,9 @@ def test_a_broken_prompt_makes_the_suite_fail(tmp_path, embedded_llm):
                "WARDWISE_LLM_DIALECT": "llama-cpp"}  # fmt: skip
         if prompts_dir:
             env["WARDWISE_PROMPTS_DIR"] = str(prompts_dir)
+            # without the example bank: its confident vote would route the forecast questions
+            # by code after the broken router declines, and this test is about the prompt
+            env["WARDWISE_EXAMPLE_BANK"] = "false"
         return subprocess.run(
             [sys.executable, "-m", "ui.cli", "eval", str(small), "--json"],
             capture_output=True, text=True, env=env, timeout=900,
