@@ -41,11 +41,12 @@ VERDICT_ORDER = {
     "forecast_beds": (
         "forecast.exceeds_beds",
         "forecast.busiest_day",
-        "forecast.range",
+        "forecast.overflow_chance",
+        "forecast.expected_range",
         "forecast.accuracy",
     ),
     "plan_beds": ("plan.infeasible", "plan.covered", "plan.changes", "plan.binding"),
-    "similar_cases": ("cases.no_close_match", "cases.differential"),
+    "similar_cases": ("cases.close_match", "cases.differential"),
 }
 # The request words before the symptoms ("Find similar cases: ...", "有类似病例吗：...").
 _REQUEST = re.compile(
