@@ -9,12 +9,21 @@ import sys
 
 import typer
 
+from agent.app.history import Retention
 from agent.app.settings import Settings
 from agent.cli import app, bench_app, build_service, emit_rows, fail, log, open_users_for_service
 from agent.servers import exit_on_signals
 from ui.load import FIELDS, run_load
 
 __all__ = ["app"]
+
+
+def _retention(settings: Settings) -> Retention:
+    """The chat-history purge while a front door runs: turns older than
+    ``WARDWISE_HISTORY_RETENTION_DAYS`` go at start and then daily (0: kept forever)."""
+    from agent.runtime import open_history  # heavy: torch, chromadb, langchain
+
+    return Retention(open_history(settings), settings.history_retention_days, report=log).start()
 
 
 @app.command()
@@ -29,9 +38,11 @@ def up(
     settings = Settings()
     users = open_users_for_service(settings, open_users, first_admin=True)
     agent, server = build_service(settings)
+    retention = _retention(settings)
     try:
         launch(agent, settings, port=port or settings.port, users=users)
     finally:
+        retention.stop()
         if server:
             server.stop()
 
@@ -50,6 +61,7 @@ def serve(
     settings = Settings()
     users = open_users_for_service(settings, open_users)
     agent, server = build_service(settings)
+    retention = _retention(settings)
     try:
         uvicorn.run(
             create_app(agent, users),
@@ -58,6 +70,7 @@ def serve(
             log_level=settings.log_level.lower(),
         )
     finally:
+        retention.stop()
         if server:
             server.stop()
 

@@ -77,6 +77,23 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the chat history (conversation text; default: SQLite "
         "in history_dir)",
     )
+    history_retention_days: float = Field(
+        default=30,
+        ge=0,
+        description="chat-history turns older than this many days are deleted (at start and "
+        "daily while `up`/`serve` run; `wardwise history purge` by hand); 0: kept forever",
+    )
+    max_concurrent_turns: int | None = Field(
+        default=None,
+        ge=1,
+        description="turns answered at once per model server; the rest wait in a visible "
+        "queue (unset: 1 with the embedded model, 8 with WARDWISE_LLM_URL)",
+    )
+    max_queue_depth: int = Field(
+        default=32,
+        ge=0,
+        description="turns that may wait for a free slot; more are refused at once (HTTP 429)",
+    )
     log_dir: Path = Field(default=HOME / "logs", description="wardwise.log (no PHI) goes here")
     log_level: str = Field(default="WARNING", description="level of other log output (stderr)")
     tool_timeout: float = Field(default=60.0, description="seconds a tool may run in a turn")

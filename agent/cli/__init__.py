@@ -15,6 +15,7 @@ import typer
 
 from agent.app.auth import NO_USERS_HINT, UserError
 from agent.app.settings import Settings
+from agent.cli.history import register as register_history
 from agent.cli.knowledge import register as register_knowledge
 from agent.cli.output import emit_rows, fail, log
 from agent.models import MODELS, PullError, pull
@@ -463,6 +464,7 @@ def _register_tool_commands() -> None:
     register_allocation(app, bench_app, _context)
     register_forecasting(app, bench_app)
     register_knowledge(app, bench_app)
+    register_history(app)
 
 
 _register_tool_commands()
