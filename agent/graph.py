@@ -47,7 +47,7 @@ from agent.app.audit import AuditError, digest
 from agent.entities import check_entities
 from agent.entities import ungrounded as ungrounded_entities
 from agent.llm import response_format, token_limit
-from agent.resolve import resolve_window
+from agent.resolve import WardResolver, resolve_window
 from knowledge.text import has_cjk
 from prompts import load_prompt, prompt_version
 from tools.registry import MAX_DAYS, PLAN_MAX_DAYS, SCHEMAS, ToolContext, call_tool
@@ -302,6 +302,7 @@ class Agent:
         self.answer_mode = answer_mode
         self.memory: dict[str, list[BaseMessage]] = {}
         self._schema = route_schema(SCHEMAS)
+        self._resolver: WardResolver | None = None
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="wardwise-tool")
 
     def _prompt(self, name: str, **variables) -> str:
@@ -326,6 +327,13 @@ class Agent:
         return (last.date() if hasattr(last, "date") else date.fromisoformat(str(last)[:10])) + (
             timedelta(days=1)
         )
+
+    def _ward_resolver(self) -> WardResolver:
+        """The ward resolver of the hospital's wards, compiled once (again if they change)."""
+        wards = tuple(self.ctx.hospital.wards)
+        if self._resolver is None or self._resolver.wards != wards:
+            self._resolver = WardResolver(wards)
+        return self._resolver
 
     def _examples_for(self, turn: Turn) -> list[dict]:
         """The labelled questions nearest to this one, for the router to imitate."""
@@ -424,7 +432,8 @@ class Agent:
         lang = "zh" if turn.language == "Chinese" else "en"
         # "tomorrow", "Friday", "next week" count from today; with a stale history (it ends
         # before yesterday: an old export, a fixed demo) from the first day the tools answer for
-        origin = min(self._today(), self._first_day())
+        first_day = self._first_day()
+        origin = min(self._today(), first_day)
         window = resolve_window(question, origin, max_days=MAX_DAYS)
         if window is not None:
             turn.window = {
@@ -457,7 +466,9 @@ class Agent:
                     continue
                 if decision.tool == "none":
                     break
-                outcome = yield from self._call(ctx, turn, decision, window, lang, tried, results)
+                outcome = yield from self._call(
+                    ctx, turn, decision, (window, first_day), lang, tried, results
+                )
                 if isinstance(outcome, ErrorText):
                     error = str(outcome)
                     continue
@@ -467,7 +478,9 @@ class Agent:
             if decision is not None and decision.tool == MALFORMED:
                 decision = Decision("none")  # never parsed: say what Wardwise can do
             if answer is None and not results and vote is not None:
-                answer = yield from self._by_vote(ctx, turn, vote, window, lang, results)
+                answer = yield from self._by_vote(
+                    ctx, turn, vote, (window, first_day), lang, results
+                )
             if answer is not None and not results:
                 turn.replaced = True  # code's own words (a template): nothing to check
                 yield Event("token", answer)
@@ -499,19 +512,22 @@ class Agent:
         self._log(turn, session_id)
         yield Event("final", turn)
 
-    def _call(self, ctx, turn: Turn, decision: Decision, window, lang: str, tried, results):
+    def _call(self, ctx, turn: Turn, decision: Decision, when, lang: str, tried, results):
         """Prepare (:mod:`agent.policy`), run and record one tool call, yielding its events.
 
         Returns an :class:`ErrorText` to show the router for another try, a plain ``str``
         when code answers instead of the tool (which ward? past the horizon?), or ``None``
-        to stop (a result, a final error, the same call twice).
+        to stop (a result, a final error, the same call twice). ``when`` is the question's
+        date window (or None) and the first day the tools answer for.
         """
+        window, first_day = when
         prepared = policy.prepare(
             decision.tool,
             decision.arguments,
             turn.question,
             wards=self.ctx.hospital.wards,
-            first_day=self._first_day(),
+            resolver=self._ward_resolver(),
+            first_day=first_day,
             window=window,
             language=lang,
             max_days=MAX_DAYS_BY_TOOL,
@@ -540,7 +556,7 @@ class Agent:
             return None
         return ErrorText(result.summary)
 
-    def _by_vote(self, ctx, turn: Turn, vote, window, lang: str, results):
+    def _by_vote(self, ctx, turn: Turn, vote, when, lang: str, results):
         """When the router chose no tool: a refused class gets its fixed reply, and a question
         the nearest labelled questions confidently route to a tool runs that tool with the
         arguments code reads from the question (ward, window, symptom text)."""
@@ -552,7 +568,7 @@ class Agent:
         if tool is None or confidence < OVERRIDE_CONFIDENCE:
             return None
         turn.route["by"] = "code"
-        outcome = yield from self._call(ctx, turn, Decision(tool), window, lang, set(), results)
+        outcome = yield from self._call(ctx, turn, Decision(tool), when, lang, set(), results)
         if isinstance(outcome, str) and not isinstance(outcome, ErrorText):
             return outcome
         return None
@@ -591,11 +607,13 @@ class Agent:
         try:
             return future.result(timeout=self.tool_timeout)
         except FutureTimeout:
-            return ToolError(
-                "timeout",
-                f"The {name} tool did not finish within {self.tool_timeout:g} seconds.",
-                hint="ask again later, or for fewer days or wards",
-            ).to_result()
+            return ErrorResult.from_error(
+                ToolError(
+                    "timeout",
+                    f"The {name} tool did not finish within {self.tool_timeout:g} seconds.",
+                    hint="ask again later, or for fewer days or wards",
+                )
+            )
 
     def _labels(self, turn: Turn) -> list[str]:
         """Labels an answer must carry whatever the model wrote (see :mod:`agent.policy`)."""

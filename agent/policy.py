@@ -16,9 +16,9 @@ from datetime import date, timedelta
 from agent.resolve import (
     DateWindow,
     WardResolution,
+    WardResolver,
     clarifying_question,
     resolve_shift,
-    resolve_ward,
 )
 from knowledge.hospital import Ward
 
@@ -100,6 +100,7 @@ def prepare(
     question: str,
     *,
     wards: Sequence[Ward],
+    resolver: WardResolver | None = None,
     first_day: date,
     window: DateWindow | None,
     language: str,
@@ -113,12 +114,14 @@ def prepare(
         arguments: the model's arguments.
         question: the staff member's message.
         wards: the hospital's wards.
+        resolver: a :class:`WardResolver` built once for ``wards`` (None: one is built here).
         first_day: the first day the tools answer for (the day after the last day of history).
         window: the date window read from the question, if any.
         language: "en" or "zh", for a message back.
         max_days: the most days each tool answers for.
     """
     args = {k: v for k, v in arguments.items() if k not in CODE_SET}
+    resolver = resolver or WardResolver(wards)
     out = Prepared(args)
     limit = max_days.get(tool, 28)
     if window is not None and tool in ("forecast_beds", "plan_beds"):
@@ -129,7 +132,7 @@ def prepare(
         args.update(_window_args(window, first_day, limit))
         out.notes.append(f"window {args['start']} +{args['days']}d")
     if tool == "forecast_beds":
-        res = resolve_ward(question, wards, str(args.get("ward") or "") or None)
+        res = resolver.resolve(question, str(args.get("ward") or "") or None)
         out.ward = res
         if res.status != "resolved" or res.ward_id is None:
             out.message = clarifying_question(res, wards, "zh" if language == "zh" else "en")
@@ -138,7 +141,7 @@ def prepare(
     elif tool == "plan_beds":
         args["apply"] = bool(args.get("apply")) and bool(APPLY_INTENT.search(question))
         what_if = str(args.get("what_if") or "")
-        res = resolve_ward(question, wards, None)
+        res = resolver.resolve(question, None)
         out.ward = res
         if what_if and res.status == "resolved" and res.ward_id:
             # the model copies the description's example ward: the question's ward wins

@@ -6,12 +6,10 @@ sentence for the user and a hint on what to do. Anything else that is raised is 
 propagates.
 
 It lives at the bottom layer so that the case index can raise it without importing the tool
-layer; :mod:`tools.result` re-exports it and renders it as an ``ErrorResult``.
+layer; :mod:`tools.result` re-exports it and renders it (``ErrorResult.from_error``).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 
 class ToolError(Exception):
@@ -31,11 +29,3 @@ class ToolError(Exception):
         self.code = code
         self.message = message
         self.hint = hint
-
-    def to_result(self) -> Any:
-        """This failure as the model and the user see it: an ``ErrorResult``.
-
-        The result shape belongs to the tool layer, so :mod:`tools.result` supplies this
-        method when it is imported (every caller of it imports the tool layer).
-        """
-        raise NotImplementedError("import tools.result to render a ToolError")

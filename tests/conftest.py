@@ -90,6 +90,9 @@ def embedded_llm(live_settings):
 # --------------------------------------------------------------------------- shared data
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# DDXPlus: its validate split of patients and the knowledge base of conditions.
+DDX = SHARED_DATA / "ddxplus"
+DDX_CASES = DDX / "patients_validate_fr.csv"
 
 
 def require_shared(path: Path) -> Path:

@@ -23,7 +23,7 @@ from tools.allocation import DEFAULT_SOLVER, plan_from_forecast
 from tools.cases import MAX_K, CasesResult, search_cases, without_differential
 from tools.forecast import MAX_DAYS, Forecaster, ForecastResult
 from tools.plan_store import PlanStore
-from tools.result import ToolError, ToolResult
+from tools.result import ErrorResult, ToolError, ToolResult
 from tools.roles import Caller, Role, allowed, require
 from tools.toolset import Tool
 
@@ -195,4 +195,4 @@ def call_tool(ctx: ToolContext, name: str, arguments: dict) -> ToolResult:
         args = validate_arguments(name, arguments)
         return BY_NAME[name](ctx, **args)
     except ToolError as e:
-        return e.to_result()
+        return ErrorResult.from_error(e)

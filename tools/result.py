@@ -75,11 +75,13 @@ class ErrorResult(ToolResult):
     error: str
     hint: str = ""
 
-
-def _error_result(self: ToolError) -> ErrorResult:
-    """An expected failure (:class:`knowledge.errors.ToolError`) as the model and user see it."""
-    return ErrorResult(summary=self.message, error=self.code, hint=self.hint)
-
-
-# ToolError lives in knowledge (the case index raises it too); rendering it is this layer's job.
-ToolError.to_result = _error_result  # type: ignore[method-assign]
+    @classmethod
+    def from_error(cls, error: ToolError) -> ErrorResult:
+        """An expected failure (:class:`knowledge.errors.ToolError`) as the model and user see
+        it. An error that knows more (an infeasible plan's facts and verdicts) adds it through
+        its ``extend_result(result)`` method."""
+        result = cls(summary=error.message, error=error.code, hint=error.hint)
+        extend = getattr(error, "extend_result", None)
+        if extend is not None:
+            extend(result)
+        return result

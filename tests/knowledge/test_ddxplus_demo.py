@@ -31,10 +31,9 @@ from knowledge.ddxplus import (  # noqa: E402
 from knowledge.deid import Deidentifier  # noqa: E402
 from knowledge.glossary import Glossary, default_glossary  # noqa: E402
 from knowledge.text import has_cjk  # noqa: E402
-from tests.conftest import require_shared
+from tests.conftest import DDX, DDX_CASES, require_shared
 
-DDX = Path(__file__).resolve().parents[3] / "shared/data/ddxplus"
-CASES = DDX / "patients_validate_fr.csv"
+CASES = DDX_CASES
 needs_data = pytest.mark.needs_shared(CASES)
 END = date(2026, 6, 30)
 # Latin letters a Chinese note may keep: abbreviations Chinese clinicians write as such.

@@ -13,7 +13,7 @@ def test_tool_layer_reexports_the_same_class():
 
 def test_tool_error_renders_as_an_error_result():
     error = ToolError("empty_index", "The case index is empty.", hint="run `wardwise index`")
-    rendered = error.to_result()
+    rendered = ErrorResult.from_error(error)
     assert isinstance(rendered, ErrorResult)
     assert (rendered.ok, rendered.error, rendered.summary, rendered.hint) == (
         False,

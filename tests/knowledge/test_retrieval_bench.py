@@ -6,7 +6,6 @@ import csv
 import json
 import os
 import random
-from pathlib import Path
 
 import pytest
 import typer
@@ -26,9 +25,9 @@ from knowledge.ddxplus import (  # noqa: E402
     render_record,
     to_record,
 )
+from tests.conftest import DDX, DDX_CASES  # noqa: E402
 
-DDX = Path(__file__).resolve().parents[3] / "shared/data/ddxplus"
-CASES = DDX / "patients_validate_fr.csv"
+CASES = DDX_CASES
 
 pytestmark = pytest.mark.needs_shared(CASES)
 

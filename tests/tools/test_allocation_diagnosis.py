@@ -17,7 +17,7 @@ def strict(wards, demand, **kw):
 
 
 def assert_grounded_error(err: InfeasiblePlan) -> None:
-    result = err.to_result()
+    result = ErrorResult.from_error(err)
     assert isinstance(result, ErrorResult) and not result.ok
     assert result.error == "infeasible" and result.hint
     facts = [f.model_dump() for f in result.facts]

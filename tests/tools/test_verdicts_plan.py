@@ -12,7 +12,7 @@ from knowledge.hospital import Ward
 from tools.allocation import InfeasiblePlan, StaffRules, solve_plan, what_if
 from tools.allocation.rows import totals
 from tools.registry import call_tool
-from tools.result import Verdict
+from tools.result import ErrorResult, Verdict
 
 START = date(2026, 12, 1)  # a Tuesday
 RN_ONLY = StaffRules(assistant_ratio={})
@@ -117,7 +117,7 @@ def test_an_impossible_plan_is_explained_in_both_languages(assert_verdicts):
     with pytest.raises(InfeasiblePlan) as err:
         solve_plan([ward("A")], {"A": [14]}, START, rules=RN_ONLY, allow_unmet=False,
                    solver="highs")  # fmt: skip
-    result = err.value.to_result()
+    result = ErrorResult.from_error(err.value)
     assert_verdicts(result.verdicts, {"A"})
     en, zh = (
         read(result.verdicts, "plan.infeasible"),

@@ -17,7 +17,7 @@ from tools.allocation.instance import DEFAULT_SOLVER, SOLVERS
 from tools.allocation.plan import plan_from_forecast
 from tools.allocation.solve import PlanResult
 from tools.allocation.whatif import GRAMMAR_HINT, WhatIfResult
-from tools.result import ToolError
+from tools.result import ErrorResult, ToolError
 
 
 def register(app: typer.Typer, bench_app: typer.Typer, context_factory: Callable) -> None:
@@ -76,7 +76,7 @@ def register(app: typer.Typer, bench_app: typer.Typer, context_factory: Callable
             )
         except ToolError as e:
             if as_json:
-                typer.echo(e.to_result().model_dump_json(indent=2))
+                typer.echo(ErrorResult.from_error(e).model_dump_json(indent=2))
             else:
                 typer.secho(f"error: {e.message}", fg=typer.colors.RED, err=True)
                 if e.hint:

@@ -41,13 +41,12 @@ class InfeasiblePlan(ToolError):
         self.facts = facts
         self.words = words or []  # each problem's template variables, for the verdicts
 
-    def to_result(self) -> ErrorResult:
-        """The error result, with the facts its message's numbers come from."""
-        result = super().to_result()
+    def extend_result(self, result: ErrorResult) -> None:
+        """Add to the error result the facts its message's numbers come from and the
+        verdicts that word each violated requirement."""
         result.facts = list(self.facts)
         if self.problems:
             result.verdicts = infeasible_verdicts(self.problems, self.words, self.facts)
-        return result
 
 
 def diagnose(inst: Instance, solver: str, time_limit: float, shown: int = 3) -> InfeasiblePlan:
