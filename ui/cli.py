@@ -10,6 +10,7 @@ import sys
 import typer
 
 from agent.app.history import Retention
+from agent.app.queue import TurnQueue
 from agent.app.settings import Settings
 from agent.cli import app, bench_app, build_service, emit_rows, fail, log, open_users_for_service
 from agent.servers import exit_on_signals
@@ -64,7 +65,7 @@ def serve(
     retention = _retention(settings)
     try:
         uvicorn.run(
-            create_app(agent, users),
+            create_app(agent, users, TurnQueue.for_settings(settings)),
             host=host or settings.host,
             port=port,
             log_level=settings.log_level.lower(),

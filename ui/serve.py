@@ -17,14 +17,24 @@ from ``/v1/login`` (``{"username", "password"}`` -> ``{"token", "expires", "user
 the same sessions as the page (they expire when idle; ``/v1/logout`` ends one). An OpenAI
 client passes the token as its API key. Without a live token the answer is 401; the turn's
 tools act with the token's role, whatever the messages say.
+
+Turns wait their turn in the process's :class:`agent.app.queue.TurnQueue` (one per model
+server: ``WARDWISE_MAX_CONCURRENT_TURNS`` at once, ``WARDWISE_MAX_QUEUE_DEPTH`` waiting). A turn
+beyond the depth is refused at once: 429 with ``Retry-After`` and a message in the question's
+language. A waiting streamed turn first gets chunks without text whose ``wardwise.queue``
+holds its place (``ahead``, ``eta_s`` and ``message``: "3 questions ahead of yours, about 40 s",
+"前面还有 3 个问题，约 40 秒"), refreshed as it moves up; a completion that is not streamed
+reports its wait afterwards, in ``wardwise.queue`` (``wait_s``, ``ahead``).
 """
 
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -32,10 +42,13 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from pydantic import BaseModel, Field
 
 from agent.app.auth import NO_USERS_HINT, AuthError, UserStore
+from agent.app.queue import QueueFull, Ticket, TurnQueue
+from knowledge.text import has_cjk
 from tools.roles import Caller
 
 # no `from __future__ import annotations`: FastAPI reads the local dependencies' types
 MODEL_ID = "wardwise"
+QUEUE_POLL_S = 2.0  # a waiting stream refreshes its place and estimate this often
 
 
 class ChatRequest(BaseModel):
@@ -81,9 +94,20 @@ def split_messages(messages: list[dict]) -> tuple[str, list[BaseMessage]]:
     return _text(convo[-1]["content"]), history
 
 
-def create_app(agent, users: UserStore) -> FastAPI:
-    """The API over ``agent``; ``users`` signs callers in and resolves their tokens."""
-    app = FastAPI(title="Wardwise agent (OpenAI-compatible)")
+def create_app(agent, users: UserStore, queue: TurnQueue | None = None) -> FastAPI:
+    """The API over ``agent``; ``users`` signs callers in and resolves their tokens; ``queue``
+    (when given) admits the turns: beyond its depth a turn gets 429 with ``Retry-After``."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # waiting turns hold worker threads: room for all of them and the other requests
+        if queue is not None:
+            limiter = anyio.to_thread.current_default_thread_limiter()
+            need = queue.max_concurrent + queue.max_depth + 16
+            limiter.total_tokens = max(limiter.total_tokens, need)
+        yield
+
+    app = FastAPI(title="Wardwise agent (OpenAI-compatible)", lifespan=lifespan)
     bearer = HTTPBearer(auto_error=False)
 
     @app.exception_handler(Unauthorized)
@@ -142,6 +166,33 @@ def create_app(agent, users: UserStore) -> FastAPI:
     @app.post("/v1/chat/completions")
     def chat(req: ChatRequest, who: Annotated[Caller, Depends(caller)]):
         question, history = split_messages(req.messages)
+        if queue is None:
+            return _release_after(answer(req, who, question, history), None, None)
+        language = "Chinese" if has_cjk(question) else "English"
+        try:
+            ticket = queue.enter()
+        except QueueFull as e:
+            return _error(
+                429,
+                e.message(language),
+                "rate_limit_error",
+                "queue_full",
+                {"Retry-After": str(e.retry_after_s)},
+            )
+        if req.stream and not ticket.running:  # the client sees its place while it waits
+            events = _queued_events(queue, ticket, language, req, who, question, history, answer)
+            return StreamingResponse(events, media_type="text/event-stream")
+        try:
+            queue.wait(ticket)
+            reply = answer(req, who, question, history, ticket)
+        except BaseException:
+            queue.release(ticket, ok=False)
+            raise
+        return _release_after(reply, queue, ticket)
+
+    def answer(req: ChatRequest, who: Caller, question: str, history, ticket=None):
+        """The turn's reply: a completion (dict), an error (JSONResponse) or, streaming, the
+        events still to send (the rest of the turn runs as the client reads them)."""
         session = f"api:{who.user}:{req.user or uuid.uuid4().hex}"[:80]
         stored = req.user and not history  # the session's stored memory
         run = agent.stream(question, session, None if stored else history, caller=who)
@@ -159,24 +210,19 @@ def create_app(agent, users: UserStore) -> FastAPI:
                 first.append(ev.data)
                 break
         if turn is not None and turn.error:
-            return JSONResponse(
-                status_code=503,
-                content={
-                    "error": {
-                        "message": turn.error,
-                        "type": "server_error",
-                        "code": "llm_unavailable",
-                    }
-                },
-            )
+            return _error(503, turn.error, "server_error", "llm_unavailable")
         cid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
         if turn is None:  # streaming live: the rest of the turn runs as the client reads
-            return StreamingResponse(
-                _live_events(cid, created, first, run), media_type="text/event-stream"
-            )
+            return _live_events(cid, created, first, run)
         tokens = sum(c.get("tokens") or 0 for c in turn.llm_calls)
         if not req.stream:
+            body = turn.to_json()
+            if ticket is not None:
+                body["queue"] = {
+                    "wait_s": round(ticket.wait_s, 3),
+                    "ahead": ticket.ahead_at_entry,
+                }
             return {
                 "id": cid,
                 "object": "chat.completion",
@@ -190,7 +236,7 @@ def create_app(agent, users: UserStore) -> FastAPI:
                     }
                 ],
                 "usage": {"prompt_tokens": 0, "completion_tokens": tokens, "total_tokens": tokens},
-                "wardwise": turn.to_json(),
+                "wardwise": body,
             }
 
         def events():
@@ -199,7 +245,7 @@ def create_app(agent, users: UserStore) -> FastAPI:
             yield _chunk(cid, created, {}, "stop")
             yield "data: [DONE]\n\n"
 
-        return StreamingResponse(events(), media_type="text/event-stream")
+        return events()
 
     return app
 
@@ -229,3 +275,71 @@ def _live_events(cid: str, created: int, first: list[str], run) -> Iterator[str]
             yield _chunk(cid, created, {"content": f"\n\n{ev.data}"})
     yield _chunk(cid, created, {}, "stop")
     yield "data: [DONE]\n\n"
+
+
+def _release_after(reply, queue: TurnQueue | None, ticket: Ticket | None):
+    """``reply`` as a response; the queue's slot is released when it is done: at once for a
+    completion or an error, when the last event is sent (or the client left) for a stream."""
+    if isinstance(reply, dict | JSONResponse):
+        if queue is not None and ticket is not None:
+            queue.release(ticket, ok=not isinstance(reply, JSONResponse))
+        return reply
+    if queue is None or ticket is None:
+        return StreamingResponse(reply, media_type="text/event-stream")
+    return StreamingResponse(_releasing(reply, queue, ticket), media_type="text/event-stream")
+
+
+def _releasing(events: Iterator[str], queue: TurnQueue, ticket: Ticket) -> Iterator[str]:
+    """``events``, then the slot released (also when the client stops reading)."""
+    ok = False
+    try:
+        yield from events
+        ok = True
+    finally:
+        queue.release(ticket, ok=ok)
+
+
+def _queue_chunk(cid: str, created: int, where: dict) -> str:
+    """A chunk with no text that says where the turn waits: ``wardwise.queue`` holds
+    ``ahead``, ``eta_s``, ``running`` and the sentence to show (an OpenAI client ignores it)."""
+    body = json.loads(_chunk(cid, created, {})[len("data: ") :])
+    body["wardwise"] = {"queue": where}
+    return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+
+def _queued_events(
+    queue: TurnQueue,
+    ticket: Ticket,
+    language: str,
+    req: ChatRequest,
+    who: Caller,
+    question: str,
+    history: list,
+    answer: Callable,
+) -> Iterator[str]:
+    """A stream that waits in the queue first: its place and estimate ("3 questions ahead of
+    yours, about 40 s") when it changes, then the turn's own events. A turn that fails after
+    waiting ends the stream with an ``error`` event (the status was sent already)."""
+    cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+    ok = False
+    try:
+        yield _chunk(cid, created, {"role": "assistant", "content": ""})
+        shown = None
+        while True:
+            where = queue.position(ticket)
+            if not where.running and (where.ahead, round(where.eta_s)) != shown:
+                shown = (where.ahead, round(where.eta_s))
+                info = {**where.to_json(), "message": where.message(language)}
+                yield _queue_chunk(cid, created, info)
+            if ticket.running or queue.wait(ticket, timeout=QUEUE_POLL_S):
+                break
+        reply = answer(req, who, question, history, ticket)
+        if isinstance(reply, JSONResponse):
+            yield f"data: {reply.body.decode()}\n\n"
+            return
+        events = iter(reply)
+        next(events, None)  # its first chunk names the role: sent already
+        yield from events
+        ok = True
+    finally:
+        queue.release(ticket, ok=ok)

@@ -1,0 +1,142 @@
+"""Admission control on the API (ui/serve.py) over the fake model server (a real HTTP server):
+with one turn at a time and one waiting place, three concurrent questions: the first runs,
+the second (streamed) is told its place in the queue and then answered, the third is refused
+at once with 429 and ``Retry-After``, in the question's language. The order is made by
+watching the queue, never by timing; no timing is asserted."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import httpx
+import pytest
+import uvicorn
+
+from agent.app.auth import UserStore
+from agent.app.queue import TurnQueue
+from agent.app.settings import Settings
+from agent.bench.fakeserver import FakeServer
+from agent.graph import Agent
+from agent.llm import make_chat_model
+from tests.conftest import END, free_port
+from tools.roles import Role
+from ui.serve import create_app
+
+PW = "correct horse battery"
+
+
+def until(condition, what: str, limit: float = 120.0) -> None:
+    """Wait for a state of the queue (a generous limit against a hung test, not a timing)."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"never happened: {what}")
+        time.sleep(0.01)
+
+
+@pytest.fixture()
+def api(ctx, tmp_path):
+    """The API on a free port (uvicorn in a thread) with a queue of 1 running + 1 waiting,
+    over the fake model server spending a few seconds per call; yields (url, token, queue)."""
+    model_server = FakeServer(free_port(), delay=5.0, chunks=10).__enter__()
+    users = UserStore(f"sqlite:///{tmp_path / 'users.db'}", rounds=4)
+    users.add("li.na", PW, Role.NURSE)
+    model = make_chat_model(Settings(llm_timeout=120), model_server.base_url)
+    agent = Agent(model, ctx, dialect="openai", today=END, answer_mode="verdicts")
+    queue = TurnQueue(max_concurrent=1, max_depth=1)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(agent, users, queue), "127.0.0.1", port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    until(lambda: server.started, "the API started")
+    url = f"http://127.0.0.1:{port}"
+    r = httpx.post(f"{url}/v1/login", json={"username": "li.na", "password": PW})
+    try:
+        yield url, r.json()["token"], queue
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        model_server.kill()
+
+
+def test_one_runs_one_waits_with_its_place_one_is_refused(api):
+    url, token, queue = api
+    headers = {"Authorization": f"Bearer {token}"}
+    results: dict[str, object] = {}
+
+    def ask(question: str) -> dict:
+        return {"messages": [{"role": "user", "content": question}]}
+
+    def first():
+        r = httpx.post(
+            f"{url}/v1/chat/completions",
+            headers=headers,
+            json=ask("How many beds will CARD need in the next 5 days?"),
+            timeout=300,
+        )
+        results["first"] = (r.status_code, r.json())
+
+    def second():
+        chunks = []
+        body = {**ask("How many beds will ICU need in the next 3 days?"), "stream": True}
+        with httpx.stream(
+            "POST", f"{url}/v1/chat/completions", headers=headers, json=body, timeout=300
+        ) as r:
+            results["second_status"] = r.status_code
+            for line in r.iter_lines():
+                if line.startswith("data: ") and line != "data: [DONE]":
+                    chunks.append(json.loads(line[len("data: ") :]))
+                elif line == "data: [DONE]":
+                    chunks.append("DONE")
+        results["second"] = chunks
+
+    a = threading.Thread(target=first)
+    a.start()
+    until(lambda: queue.snapshot()["running"] == 1, "the first question runs")
+    b = threading.Thread(target=second)
+    b.start()
+    until(lambda: queue.snapshot()["waiting"] == 1, "the second question waits")
+
+    refused = httpx.post(
+        f"{url}/v1/chat/completions",
+        headers=headers,
+        json=ask("How many beds will SURG need in the next 4 days?"),
+        timeout=60,
+    )
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) >= 1
+    error = refused.json()["error"]
+    assert error["code"] == "queue_full" and "the queue is full" in error["message"]
+    zh = httpx.post(
+        f"{url}/v1/chat/completions",
+        headers=headers,
+        json=ask("外科未来4天需要多少床位？"),
+        timeout=60,
+    )
+    assert zh.status_code == 429 and "队列已满" in zh.json()["error"]["message"]
+    assert queue.snapshot()["refused"] == 2
+
+    a.join(timeout=300)
+    b.join(timeout=300)
+    status, body = results["first"]
+    assert status == 200 and body["choices"][0]["message"]["content"]
+    assert body["wardwise"]["queue"]["ahead"] == 0
+
+    assert results["second_status"] == 200
+    chunks = results["second"]
+    assert chunks[-1] == "DONE"
+    places = [c["wardwise"]["queue"] for c in chunks[:-1] if "wardwise" in c]
+    assert places and places[0]["ahead"] == 1 and not places[0]["running"]
+    assert places[0]["message"].startswith("1 question ahead of yours, about ")
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks[:-1])
+    assert "ICU" in text and "ahead of yours" not in text  # the place is not in the answer
+    assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
+    # both slots are free again
+    assert queue.snapshot() | {"turn_s": 0} == {
+        "running": 0, "waiting": 0, "max_concurrent": 1, "max_depth": 1, "turn_s": 0,
+        "refused": 2,
+    }  # fmt: skip
