@@ -46,6 +46,7 @@ from agent import grounding, policy
 from agent.app.audit import AuditError, digest
 from agent.entities import check_entities
 from agent.entities import ungrounded as ungrounded_entities
+from agent.guard import refused_request
 from agent.llm import response_format, token_limit
 from agent.resolve import WardResolver, resolve_window
 from knowledge.text import has_cjk
@@ -68,6 +69,7 @@ PROMPTS = (
     "capabilities",
     "plan_not_optimal",
     "refusal",
+    "tool_error",
 )
 MALFORMED = "(malformed)"  # a decision that was meant as JSON but does not parse
 ANSWER_MODES = ("verdicts", "model")
@@ -237,6 +239,14 @@ def parse_decision(text: str) -> Decision | None:
 
 _PARAGRAPHS = re.compile(r"\n\s*\n")
 _MIN_REPEAT = 40  # characters: short list items legitimately look alike
+
+
+def _previous_question(history: list[BaseMessage]) -> str | None:
+    """The staff member's previous message in the conversation, if any."""
+    for msg in reversed(history):
+        if isinstance(msg, HumanMessage) and str(msg.content).strip():
+            return str(msg.content)
+    return None
 
 
 def _similar(a: str, b: str) -> bool:
@@ -434,7 +444,10 @@ class Agent:
         # before yesterday: an old export, a fixed demo) from the first day the tools answer for
         first_day = self._first_day()
         origin = min(self._today(), first_day)
+        previous = _previous_question(history)
         window = resolve_window(question, origin, max_days=MAX_DAYS)
+        if window is None and previous:  # "what about ortho?": the days asked about before
+            window = resolve_window(previous, origin, max_days=MAX_DAYS)
         if window is not None:
             turn.window = {
                 "start": window.start.isoformat(),
@@ -455,7 +468,10 @@ class Agent:
             decision = None
             error = None
             answer: str | None = None  # code's own reply: a refusal or a question back
-            if vote is not None and vote[0] in PRE_EMPTED and vote[1] >= OVERRIDE_CONFIDENCE:
+            if refused := refused_request(question):  # a patient's identity, a dose: never a tool's
+                answer = self._prompt("refusal", kind=refused, language=turn.language)
+                turn.route = {"label": refused, "confidence": 1.0, "by": "code"}
+            elif vote is not None and vote[0] in PRE_EMPTED and vote[1] >= OVERRIDE_CONFIDENCE:
                 answer = self._prompt("refusal", kind=vote[0], language=turn.language)
                 turn.route["by"] = "code"
             for _ in range(self.max_steps if answer is None else 0):
@@ -467,7 +483,7 @@ class Agent:
                 if decision.tool == "none":
                     break
                 outcome = yield from self._call(
-                    ctx, turn, decision, (window, first_day), lang, tried, results
+                    ctx, turn, decision, (window, first_day, previous), lang, tried, results
                 )
                 if isinstance(outcome, ErrorText):
                     error = str(outcome)
@@ -479,7 +495,7 @@ class Agent:
                 decision = Decision("none")  # never parsed: say what Wardwise can do
             if answer is None and not results and vote is not None:
                 answer = yield from self._by_vote(
-                    ctx, turn, vote, (window, first_day), lang, results
+                    ctx, turn, vote, (window, first_day, previous), lang, results
                 )
             if answer is not None and not results:
                 turn.replaced = True  # code's own words (a template): nothing to check
@@ -518,15 +534,17 @@ class Agent:
         Returns an :class:`ErrorText` to show the router for another try, a plain ``str``
         when code answers instead of the tool (which ward? past the horizon?), or ``None``
         to stop (a result, a final error, the same call twice). ``when`` is the question's
-        date window (or None) and the first day the tools answer for.
+        date window (or None), the first day the tools answer for and the previous question.
         """
-        window, first_day = when
+        window, first_day, previous = when
+        decision.tool = policy.reroute(decision.tool, turn.question, self._ward_resolver())
         prepared = policy.prepare(
             decision.tool,
             decision.arguments,
             turn.question,
             wards=self.ctx.hospital.wards,
             resolver=self._ward_resolver(),
+            previous=previous,
             first_day=first_day,
             window=window,
             language=lang,
@@ -659,21 +677,41 @@ class Agent:
         return final
 
     def _from_verdicts(self, turn: Turn) -> str | None:
-        """The answer built by code from the tools' verdicts in the question's language, the
-        most decisive first; None when a result has none (an error: the model explains it)."""
+        """The answer built by code from the verdicts of the turn's result (its last call: the
+        tries before it failed) in the question's language, the most decisive first; None when
+        it has none."""
+        if not turn.tool_calls:
+            return None
         lang = "zh" if turn.language == "Chinese" else "en"
-        lines: list[str] = []
-        for call in turn.tool_calls:
-            chosen = policy.order_verdicts(call.name, call.output.get("verdicts") or [], lang)
-            if not call.output.get("ok") or not chosen:
-                return None
-            for v in chosen:
-                lines.append(v["text"])
-                turn.answer_verdicts.append(v["id"])
-        return "\n".join(lines) if lines else None
+        call = turn.tool_calls[-1]
+        chosen = policy.order_verdicts(call.name, call.output.get("verdicts") or [], lang)
+        turn.answer_verdicts.extend(v["id"] for v in chosen)
+        return "\n".join(v["text"] for v in chosen) or None
+
+    def _from_error(self, turn: Turn) -> str | None:
+        """The last tool's expected failure in the question's language, written by code; None
+        when the last call succeeded or its error carries verdicts (an infeasible plan)."""
+        if not turn.tool_calls:
+            return None
+        out = turn.tool_calls[-1].output
+        if out.get("ok") or out.get("verdicts"):
+            return None
+        return self._prompt(
+            "tool_error",
+            code=out.get("error", ""),
+            summary=out.get("summary", ""),
+            hint=out.get("hint", ""),
+            wards=self.ctx.hospital.wards,
+            language=turn.language,
+        )
 
     def _write_answer(self, turn: Turn, history, results: list[dict]):
         if self.answer_mode == "verdicts":
+            failed = self._from_error(turn)
+            if failed is not None:  # code's own words: the failure, nothing half-applied
+                turn.replaced = True
+                yield Event("token", failed)
+                return failed
             composed = self._from_verdicts(turn)
             if composed is not None:
                 yield Event("token", composed)  # the conclusions first, as soon as they exist

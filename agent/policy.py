@@ -20,6 +20,7 @@ from agent.resolve import (
     clarifying_question,
     resolve_shift,
 )
+from agent.resolve.whatif import is_what_if, read_what_if
 from knowledge.hospital import Ward
 
 # Errors that another try with other arguments cannot fix (a refused role, a dead store).
@@ -54,6 +55,36 @@ _REQUEST = re.compile(
     r"(?:cases?|records?|patients?)\b[^:：]*[:：]|[^:：]{0,24}(?:病例|案例|病人|患者)[^:：]{0,12}[:：])\s*",
     re.I,
 )
+
+
+# A question across wards that names none ("where are we short?", "哪些病区会缺床"): the
+# plan's, not one ward's forecast.
+HOSPITAL_WIDE = re.compile(
+    r"\b(?:where|which wards?|what wards?|which areas?|anywhere|any wards?|who(?:'s| is)? going to"
+    r"|across the hospital|whole hospital|hospital-wide|all (?:the )?wards|every ward|the rest of"
+    r" the hospital)\b|哪些|哪里|哪儿|哪个(?:病区|科室|科)|全院|各(?:个)?(?:病区|科室|科)|所有(?:病区|科室)",
+    re.I,
+)
+# Words that make a what-if of the model's own plausible: a question without any of them
+# states no change, and a what-if the model adds (copied from the tool's description) is dropped.
+_CHANGE_HINT = re.compile(
+    r"\b(?:if|what if|suppose|supposing|assume|assuming|say|imagine|were to|demand|more patients"
+    r"|fewer patients|surge|transfers?|sick|off|close|closes|closed|shut|open|opens|lose|down|short"
+    r"|extra|agency|%)\b|%|如果|假如|要是|假设|万一|关|停用|加开|病假|请假|少|缺|多|转|增加|减少",
+    re.I,
+)
+
+
+def reroute(tool: str, question: str, resolver: WardResolver) -> str:
+    """The tool a question needs when the router chose a ward forecast for what only the plan
+    answers: a change to try (staff off, beds closed) or a question across wards naming none."""
+    if tool != "forecast_beds":
+        return tool
+    if is_what_if(question):
+        return "plan_beds"
+    if HOSPITAL_WIDE.search(question) and resolver.resolve(question).status == "absent":
+        return "plan_beds"
+    return tool
 
 
 @dataclass
@@ -101,6 +132,7 @@ def prepare(
     *,
     wards: Sequence[Ward],
     resolver: WardResolver | None = None,
+    previous: str | None = None,
     first_day: date,
     window: DateWindow | None,
     language: str,
@@ -115,6 +147,8 @@ def prepare(
         question: the staff member's message.
         wards: the hospital's wards.
         resolver: a :class:`WardResolver` built once for ``wards`` (None: one is built here).
+        previous: the staff member's previous message in this conversation, if any: a
+            follow-up that names no ward ("and on Friday?") is about the ward it named.
         first_day: the first day the tools answer for (the day after the last day of history).
         window: the date window read from the question, if any.
         language: "en" or "zh", for a message back.
@@ -132,7 +166,12 @@ def prepare(
         args.update(_window_args(window, first_day, limit))
         out.notes.append(f"window {args['start']} +{args['days']}d")
     if tool == "forecast_beds":
-        res = resolver.resolve(question, str(args.get("ward") or "") or None)
+        model_ward = str(args.get("ward") or "") or None
+        res = resolver.resolve(question, model_ward)
+        if previous and not res.mentioned:  # a follow-up naming no ward: the one asked about
+            before = resolver.resolve(previous, model_ward)
+            if before.status == "resolved" and before.source == "question":
+                res = before
         out.ward = res
         if res.status != "resolved" or res.ward_id is None:
             out.message = clarifying_question(res, wards, "zh" if language == "zh" else "en")
@@ -143,13 +182,22 @@ def prepare(
         what_if = str(args.get("what_if") or "")
         res = resolver.resolve(question, None)
         out.ward = res
+        shift = resolve_shift(question)
+        read = read_what_if(question, res.ward_id if res.status == "resolved" else None, shift)
+        if read:  # the question's own change, read by code, wins over the model's wording
+            args["what_if"] = read
+            out.notes.append(f"what-if read from the question: {read}")
+            return out
+        if what_if and not _CHANGE_HINT.search(question):
+            args.pop("what_if", None)  # the question states no change: the model invented one
+            out.notes.append(f"dropped the model's what-if {what_if!r}")
+            return out
         if what_if and res.status == "resolved" and res.ward_id:
             # the model copies the description's example ward: the question's ward wins
             codes = {w.ward_id for w in wards}
             args["what_if"] = re.sub(
                 r"\b(" + "|".join(map(re.escape, sorted(codes))) + r")\b", res.ward_id, what_if
             )
-        shift = resolve_shift(question)
         if what_if and shift and not re.search(r"\b(day|evening|night)\b", args["what_if"]):
             args["what_if"] = f"{args['what_if']} {shift} shift"
     elif tool == "similar_cases":

@@ -21,6 +21,13 @@ VARS = {
     "capabilities": dict(language="Chinese"),
     "plan_not_optimal": dict(language="English", gap=8.47),
     "refusal": dict(language="Chinese", kind="phi"),
+    "tool_error": dict(
+        language="Chinese",
+        code="unknown_ward",
+        summary="s",
+        hint="h",
+        wards=[{"name_zh": "心内科"}],
+    ),
 }
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import openai
 import pytest
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, HumanMessage
 
 from agent.fake import ScriptedChatModel
 from agent.graph import Agent, parse_decision
@@ -274,3 +274,66 @@ def test_the_same_failing_call_is_not_run_twice(ctx):
     agent, _ = agent_with(ctx, bad, bad, "That is too far ahead.")
     turn = agent.ask("How many beds will cardiology need?")
     assert [c.name for c in turn.tool_calls] == ["forecast_beds"]
+
+
+def test_a_patients_identity_is_refused_before_any_model_call(ctx):
+    """Code refuses a request for a patient's details whatever the router would choose."""
+    agent, model = agent_with(ctx, route("forecast_beds", ward="ICU", days=7))
+    turn = agent.ask("Who is in bed 4 on ICU right now?")
+    assert turn.tool_calls == [] and model.calls == []
+    assert turn.route["label"] == "phi" and turn.route["by"] == "code"
+    assert "cannot" in turn.answer
+
+
+def test_a_what_if_sent_to_the_forecast_runs_the_plan_with_the_questions_change(ctx):
+    """The router chose a ward forecast for a what-if: code runs the plan, with the change
+    read from the question's words (not the model's wording)."""
+    agent, _ = agent_with(ctx, route("forecast_beds", ward="ICU", days=7), "ok")
+    turn = agent.ask("If three ortho nurses phone in sick on Saturday, do we cope?")
+    call = turn.tool_calls[0]
+    assert call.name == "plan_beds"
+    assert call.arguments["what_if"] == "3 nurses call in sick on ORTH"
+    assert call.arguments["days"] == 1 and call.arguments["start"] == turn.window["start"]
+
+
+def test_a_question_across_wards_naming_none_runs_the_plan(ctx):
+    agent, _ = agent_with(ctx, route("forecast_beds", days=7), "ok")
+    turn = agent.ask("Which wards will be tight over the weekend?")
+    assert [c.name for c in turn.tool_calls] == ["plan_beds"]
+    assert "what_if" not in turn.tool_calls[0].arguments
+
+
+def test_a_what_if_the_model_invents_for_a_plain_plan_question_is_dropped(ctx):
+    agent, _ = agent_with(ctx, route("plan_beds", days=7, what_if="close 4 beds on 5B"), "ok")
+    turn = agent.ask("Can you work out next week's beds and nurses for everyone?")
+    assert "what_if" not in turn.tool_calls[0].arguments
+
+
+def test_a_follow_up_keeps_the_ward_and_the_days_asked_about_before(ctx):
+    """ "And Sunday?" after an ortho question is about ortho; "what about paeds?" after a
+    Saturday question is about Saturday, whatever ward or days the model wrote."""
+    history = [
+        HumanMessage("Will ortho cope on Saturday?"),
+        AIMessage("I checked orthopaedics for Saturday."),
+    ]
+    agent, _ = agent_with(ctx, route("forecast_beds", ward="ICU", days=7), "ok")
+    turn = agent.ask("And Sunday?", history=history)
+    assert turn.tool_calls[0].arguments["ward"] == "ORTH"
+    assert turn.tool_calls[0].arguments["days"] == 1
+    agent, _ = agent_with(ctx, route("forecast_beds", ward="PED", days=7), "ok")
+    turn = agent.ask("What about paeds?", history=history)
+    args = turn.tool_calls[0].arguments
+    assert args["ward"] == "PED" and args["days"] == 1
+    assert args["start"] == turn.window["start"]
+
+
+def test_a_tool_error_is_answered_by_code_in_the_questions_language(ctx):
+    """With verdict answers, a failure no retry fixed is told in Chinese to a Chinese
+    question (code's words, no model call), and nothing was changed."""
+    bad = route("plan_beds", days=7, what_if="rearrange the ward somehow")
+    model = ScriptedChatModel(script=[bad, bad, bad])
+    agent = Agent(model, ctx, dialect="llama-cpp", today=END, answer_mode="verdicts")
+    turn = agent.ask("如果心内科换个排法呢？")
+    assert turn.tool_calls and turn.tool_calls[-1].output["error"] == "bad_what_if"
+    assert "没能读懂" in turn.answer and "rearrange" not in turn.answer
+    assert all(c["purpose"] == "route" for c in turn.llm_calls)
