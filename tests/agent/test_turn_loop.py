@@ -337,3 +337,10 @@ def test_a_tool_error_is_answered_by_code_in_the_questions_language(ctx):
     assert turn.tool_calls and turn.tool_calls[-1].output["error"] == "bad_what_if"
     assert "没能读懂" in turn.answer and "rearrange" not in turn.answer
     assert all(c["purpose"] == "route" for c in turn.llm_calls)
+
+
+def test_a_nurse_question_sent_to_the_forecast_runs_the_plan(ctx):
+    """The forecast counts beds only: a question about nurses or a shift is the plan's."""
+    agent, _ = agent_with(ctx, route("forecast_beds", ward="ICU", days=7), "ok")
+    turn = agent.ask("Will there be enough nurses on ICU on Sunday's day shift?")
+    assert [c.name for c in turn.tool_calls] == ["plan_beds"]
