@@ -83,7 +83,10 @@ def bench_load(
     model: str = typer.Option("fake", help="fake, embedded or an OpenAI-compatible base URL"),
     fake_delay: float = typer.Option(0.5, help="seconds per call of the fake model"),
     as_json: bool = typer.Option(
-        False, "--json", help='print {"sessions", "lost", "crossed", "p50_s", "p95_s", ...}'
+        False,
+        "--json",
+        help='print {"sessions", "lost", "crossed", "p50_s", "p95_s", "overhead_share", '
+        '"queue_wait_p50_s", "queue_wait_p95_s", "llm_p50_s", "refused"}',
     ),
 ) -> None:
     """Concurrent conversations against `wardwise serve` on 127.0.0.1: lost and crossed

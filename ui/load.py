@@ -10,10 +10,15 @@ An answer is
 - **crossed** when it belongs to another session: the turn echoes another question, or its
   forecast is for the (ward, days) pair another session asked for.
 
-Turn time is measured by the client; ``overhead_share`` = (turn time - seconds inside LLM
-calls, as the turn reports them) / turn time, summed over all answered turns: the share of a
-turn spent in Wardwise itself (HTTP, routing, tools, grounding, audit, history) rather than
-waiting for the model. The serve process writes its audit and history to a temporary folder
+Turn time is measured by the client. ``serve`` admits turns through its turn queue
+(:mod:`agent.app.queue`), and each answer reports how long it waited there: queue wait
+(``queue_wait_p50_s``, ``queue_wait_p95_s``) is reported apart from model time (``llm_p50_s``,
+seconds inside LLM calls as the turn reports them). ``overhead_share`` = (turn time - queue
+wait - model time) / turn time, summed over all answered turns: the share of a turn spent in
+Wardwise itself (HTTP, routing, tools, grounding, audit, history) rather than waiting for the
+model or for its turn. The queue takes ``WARDWISE_MAX_CONCURRENT_TURNS`` from the environment
+(``--model embedded``: 1 unless set) and, unless set, a depth of ``--sessions`` so that the
+bench measures waiting, not refusal; refused turns (429) count as lost and as ``refused``. The serve process writes its audit and history to a temporary folder
 (the bench never touches the real audit trail); the chain is verified at the end.
 """
 
@@ -41,7 +46,18 @@ from agent.app.settings import Settings
 from agent.llm import connect
 from agent.servers import ServerUnavailable, answers, spawn_server
 
-FIELDS = ("sessions", "lost", "crossed", "p50_s", "p95_s", "overhead_share")
+FIELDS = (
+    "sessions",
+    "lost",
+    "crossed",
+    "p50_s",
+    "p95_s",
+    "overhead_share",
+    "queue_wait_p50_s",
+    "queue_wait_p95_s",
+    "llm_p50_s",
+    "refused",
+)
 
 
 @dataclass
@@ -57,11 +73,13 @@ class Ask:
 
 @dataclass
 class Outcome:
-    """What the client saw for one ask: status, body, client and LLM seconds, or an error."""
+    """What the client saw for one ask: status, body, client, queue-wait and LLM seconds,
+    or an error."""
 
     ask: Ask
     seconds: float = 0.0
     llm_seconds: float = 0.0
+    queue_seconds: float = 0.0
     status: int = 0
     body: dict = field(default_factory=dict)
     error: str = ""
@@ -129,8 +147,9 @@ def _session(
             except httpx.HTTPError as e:
                 o.error = type(e).__name__
             o.seconds = time.perf_counter() - t0
-            calls = (o.body.get("wardwise") or {}).get("llm_calls") or []
-            o.llm_seconds = sum(c.get("seconds") or 0.0 for c in calls)
+            turn = o.body.get("wardwise") or {}
+            o.llm_seconds = sum(c.get("seconds") or 0.0 for c in turn.get("llm_calls") or [])
+            o.queue_seconds = float((turn.get("queue") or {}).get("wait_s") or 0.0)
             out.append(o)
 
 
@@ -209,6 +228,9 @@ def run_load(
         "WARDWISE_LOG_DIR": str(tmp / "logs"),
         "WARDWISE_USERS_URL": f"sqlite:///{tmp / 'users.db'}",
     }
+    if model == "embedded":  # reached by URL, but it is the one-at-a-time embedded server
+        env.setdefault("WARDWISE_MAX_CONCURRENT_TURNS", "1")
+    env.setdefault("WARDWISE_MAX_QUEUE_DEPTH", str(sessions))
     token = _bench_user(env["WARDWISE_USERS_URL"])
     env = {k: v for k, v in env.items() if v != ""}
     serve_log = tmp / "serve.log"
@@ -259,7 +281,8 @@ def run_load(
     answered = [o for o, k in zip(outcomes, kinds, strict=False) if k != "lost"]
     secs = np.array([o.seconds for o in answered]) if answered else np.array([np.nan])
     total = sum(o.seconds for o in answered)
-    overhead = sum(max(0.0, o.seconds - o.llm_seconds) for o in answered)
+    overhead = sum(max(0.0, o.seconds - o.queue_seconds - o.llm_seconds) for o in answered)
+    waits = np.array([o.queue_seconds for o in answered]) if answered else np.array([np.nan])
     audit = AuditLog(f"sqlite:///{tmp / 'audit' / 'audit.db'}")
     audit_ok, records, _ = audit.verify()
     audit.engine.dispose()
@@ -271,10 +294,13 @@ def run_load(
         "p50_s": round(float(np.percentile(secs, 50)), 3),
         "p95_s": round(float(np.percentile(secs, 95)), 3),
         "overhead_share": round(overhead / total, 4) if total else None,
+        "queue_wait_p50_s": round(float(np.percentile(waits, 50)), 3),
+        "queue_wait_p95_s": round(float(np.percentile(waits, 95)), 3),
         "model": model,
         "turns": len(all_asks),
         "misrouted": kinds.count("misrouted"),
         "llm_p50_s": round(float(np.median([o.llm_seconds for o in answered] or [np.nan])), 3),
+        "refused": sum(1 for o in outcomes if o.status == 429),
         "lost_why": _why_lost(outcomes, kinds),
         "audit_records": records,
         "audit_chain": "intact" if audit_ok else "BROKEN",
