@@ -38,16 +38,29 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             ..., "--data", help="CSV: long (unique_id,ds,y), Monash wide, NHS discharges or UIHC ED"
         ),
         horizon: int = typer.Option(12, help="points held out (and forecast) per series"),
-        season: int = typer.Option(12, help="seasonal period for MASE and the baselines"),
+        season: int = typer.Option(
+            None,
+            help="seasonal period for MASE and the baselines (default: 12 monthly, 7 daily, "
+            "24 hourly)",
+        ),
         freq: str = typer.Option(None, help="M, D or H; needed for long CSVs"),
         device: str = typer.Option("auto", help="auto, cpu or cuda"),
         as_json: bool = typer.Option(False, "--json", help='print {"rows": [...]} as JSON'),
-        zeros: str = typer.Option("keep", help="keep: a zero is a count; missing: a zero is a gap"),
+        zeros: str = typer.Option(
+            None,
+            help="keep: a zero is a count; missing: a zero is a gap (default: missing when most "
+            "zeros sit where the level makes a zero count implausible)",
+        ),
         holidays: str = typer.Option(
-            None, help="holiday calendar for daily/hourly data, e.g. GB-ENG, US"
+            None,
+            help="holiday calendar for daily/hourly data, e.g. GB-ENG, US, or none (default: the "
+            "data's country, from a country column, the file's format or its name)",
         ),
         max_history: int = typer.Option(
-            None, help="fit the statistical baselines on at most this many last points"
+            None,
+            min=0,
+            help="fit the statistical baselines on at most this many last points, 0: all "
+            "(default: 364 daily, 2016 hourly, all monthly)",
         ),
         arch: str = typer.Option("tide", help="torch architecture: tide, nbeats or gru"),
         steps: int = typer.Option(None, help="training steps per network (default: by data size)"),
@@ -87,14 +100,31 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         data's end, and the published fev-bench rows beside them on its hospital task.
         """
         from tools.forecasting import bench  # heavy: torch, statsforecast
+        from tools.forecasting import defaults as chosen  # heavy: pandas
         from tools.forecasting.baselines import BASELINES  # heavy: statsforecast
-        from tools.forecasting.data import SeriesError, read_series  # heavy: pandas
+        from tools.forecasting.data import SeriesError  # heavy: pandas
 
         _threads(threads)
         log = None if quiet else (lambda m: typer.echo(m, err=True))
         try:
-            ds = read_series(data, freq=freq, fmt=fmt, zeros=zeros)
-            over = {"seed": seed, "arch": arch, "holidays": holidays}
+            if zeros is not None and zeros not in ("keep", "missing"):
+                _fail(f"--zeros takes keep or missing, got {zeros!r}")
+            ds, picked = chosen.read(
+                data,
+                freq=freq,
+                fmt=fmt,
+                season=season,
+                zeros=zeros,
+                holidays=holidays,
+                max_history=max_history,
+            )
+            if log:
+                for line in picked.lines():
+                    log(line)
+            season = int(picked.season.value)
+            cal = picked.holidays.value
+            cal = None if cal is None or str(cal).lower() == "none" else str(cal)
+            over = {"seed": seed, "arch": arch, "holidays": cal}
             for k, v in (("steps", steps), ("members", members)):
                 if v is not None:
                     over[k] = v
@@ -119,7 +149,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
                 season=season,
                 contexts=contexts,
                 device=None if device == "auto" else device,
-                max_history=max_history,
+                max_history=picked.max_history.value or None,
                 progress=not quiet,
                 log=log,
             )
@@ -137,9 +167,10 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         except (SeriesError, FileNotFoundError, ValueError) as e:
             _fail(str(e))
         if as_json:
-            typer.echo(json.dumps(res.to_json(), indent=2))
+            typer.echo(json.dumps({**res.to_json(), "defaults": picked.to_json()}, indent=2))
         else:
             typer.echo(table(res))
+            typer.echo("\n".join(["settings:", *picked.lines()]))
 
     @app.command("forecast-backtest")
     def forecast_backtest(

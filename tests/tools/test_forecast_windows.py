@@ -252,3 +252,60 @@ def test_bench_forecast_windows_command(tmp_path):
     assert bad.exit_code == 2 and "--step needs --windows" in bad.output
     bad = CliRunner().invoke(app, [*args, "--baselines", "AutoETS,Prophet"])
     assert bad.exit_code == 2 and "--baselines takes names from" in bad.output
+
+
+def test_daily_windows_cut_on_dates_and_no_choice_sees_past_its_cutoff(monkeypatch):
+    """Daily data, 3 windows stepped 7 days: every series cut on the same dates (a series
+    ending 2 days early is padded with gaps, one that stopped long before is left out), each
+    window's forecasts and choices get nothing after its last target, and changing a later
+    window's targets moves nothing chosen or scored for an earlier one."""
+    data = _daily(3, 84)  # 2024-01-01 .. 2024-03-24
+    early = data.series[1].head(-2)  # last reported 2024-03-22
+    gone = data.series[2].head(30)  # stopped reporting on 2024-01-30
+    data = Dataset([data.series[0], early, gone], "D")
+    assert [len(s) for s in windows.cut(data, 0, 7).series] == [84, 84]
+    w2 = windows.cut(data, 7, 7)
+    assert [s.index[-1] for s in w2.series] == [pd.Timestamp("2024-03-17")] * 2
+    assert np.isfinite(w2.series[1].y).all() and "u2" in w2.skipped
+    last = windows.cut(data, 0, 7).series[1]
+    assert np.isnan(last.y[-2:]).all() and np.isfinite(last.y[:-2]).all()
+
+    seen = []
+
+    def spy(d, **kw):
+        seen.append(max(s.index[-1] for s in d.series))
+        return bench.forecast_all(d, **kw)
+
+    monkeypatch.setattr(windows, "forecast_all", spy)
+    kw = dict(
+        name="daily.csv",
+        horizon=7,
+        season=7,
+        n_windows=3,
+        step=7,
+        overrides=TINY,
+        contexts=(14,),
+        methods=("SeasonalNaive",),  # cheap; the weight's choice: test_no_choice_sees...
+        progress=False,
+    )
+    a = windows.evaluate(data, **kw)
+    assert seen == [pd.Timestamp(d) for d in ("2024-03-10", "2024-03-17", "2024-03-24")]
+    assert [n["first_target"] for n in a.notes] == ["2024-03-04", "2024-03-11", "2024-03-18"]
+    assert a.n_series == [2, 2, 2]
+
+    # the last window's targets (the days after the second window's last target) changed
+    def later(s):
+        return replace(s, y=np.where(s.index >= pd.Timestamp("2024-03-18"), s.y * 3 + 40, s.y))
+
+    moved = Dataset([later(s) for s in data.series], "D")
+    b = windows.evaluate(moved, **kw)
+    for w in (0, 1):
+        for k in ("weight", "band_factor", "nn_band_factor", "contexts"):
+            assert a.notes[w][k] == b.notes[w][k]
+        for ra, rb in zip(a.rows, b.rows, strict=True):
+            assert (ra.windows[w].mase, ra.windows[w].sql) == (
+                rb.windows[w].mase,
+                rb.windows[w].sql,
+            )
+    wardwise = {r.method: r for r in b.rows}["wardwise"]
+    assert wardwise.windows[2].mase != {r.method: r for r in a.rows}["wardwise"].windows[2].mase

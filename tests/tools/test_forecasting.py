@@ -374,7 +374,106 @@ def test_bench_forecast_command_prints_json_rows(tmp_path):
     assert {"stats-ensemble", "DynamicOptimizedTheta", "AutoCES"} <= set(methods)
     assert set(out["rows"][0]) == {"method", "mase", "smape", "coverage", "pinball", "seconds"}
     assert out["notes"]["contexts"] == [14, 21]
+    assert out["defaults"]["season"] == {"value": 7, "source": "flag", "reason": "given"}
+    assert out["defaults"]["zeros"]["value"] == "keep"  # no zeros in it
+    assert out["defaults"]["max_history"]["value"] == 364
+    assert out["notes"]["max_history"] == 364
     worse = CliRunner().invoke(app, [*args[:-8], "--context", "14,x"])
     assert worse.exit_code == 2 and "--context takes integers" in worse.output
     bad = CliRunner().invoke(app, ["bench", "forecast", "--data", str(tmp_path / "nope.csv")])
     assert bad.exit_code == 2 and "no such file" in bad.output
+
+
+# -------------------------------------------------------------- defaults
+
+
+def _counts(days=84, level=60.0, seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    idx = pd.date_range("2024-01-01", periods=days, freq="D")
+    return rng.poisson(level * (1 - 0.3 * (idx.dayofweek >= 5))).astype(float)
+
+
+def test_zeros_are_gaps_where_a_zero_count_is_implausible():
+    from tools.forecasting import defaults
+
+    idx = pd.date_range("2024-01-01", periods=84, freq="D")
+    busy = _counts()
+    busy[[10, 40, 41]] = 0  # unreported days of a trust with ~60 discharges a day
+    sundays = _counts(seed=1)
+    sundays[idx.dayofweek == 6] = 0  # a trust that never reports on Sundays
+    z = defaults.zeros_for(Dataset([Series("a", idx, busy), Series("b", idx, sundays)], "D"), 7)
+    assert z.value == "missing" and z.source == "inferred" and "15 of 15 zeros" in z.reason
+
+    quiet = np.random.default_rng(2).poisson(1.5, 84).astype(float)  # real zero counts
+    assert (quiet == 0).sum() > 5
+    z = defaults.zeros_for(Dataset([Series("q", idx, quiet)], "D"), 7)
+    assert z.value == "keep"
+    assert defaults.zeros_for(Dataset([Series("a", idx, _counts())], "D"), 7).reason == "no zeros"
+
+    # hourly arrivals, ~2 an hour at night and ~9 by day: night zeros are counts
+    hours = pd.date_range("2024-01-01", periods=24 * 28, freq="h")
+    lam = np.where((hours.hour >= 8) & (hours.hour < 22), 9.0, 2.0)
+    ed = np.random.default_rng(3).poisson(lam).astype(float)
+    assert defaults.zeros_for(Dataset([Series("ed", hours, ed)], "h"), 24).value == "keep"
+
+
+def test_holidays_season_and_history_come_from_the_data(tmp_path):
+    from tools.forecasting import defaults
+
+    nhs = _write(tmp_path, {"nhs_trust22_code": ["X"], "date": ["2024-01-01"]}, "any.csv")
+    assert defaults.holidays_for(nhs, "nhs-discharges", "D").value == "GB-ENG"
+    assert defaults.holidays_for(nhs, "uihc-ed", "h").value == "US"
+    assert defaults.holidays_for(nhs, "long", "D").value is None  # nothing says
+    named = _write(tmp_path, {"unique_id": ["a"], "ds": ["2024-01-01"], "y": [1]}, "england_x.csv")
+    h = defaults.holidays_for(named, "long", "D")
+    assert (h.value, h.reason) == ("GB-ENG", "'england' in the file name")
+    col = _write(tmp_path, {"unique_id": ["a", "b"], "country": ["USA", "USA"]}, "c.csv")
+    assert defaults.holidays_for(col, "long", "h").value == "US"
+    assert defaults.holidays_for(named, "long", "MS").value is None  # monthly: no holidays
+
+    assert [defaults.season_for(f).value for f in ("MS", "D", "h")] == [12, 7, 24]
+    assert [defaults.max_history_for(f).value for f in ("MS", "D", "h")] == [None, 364, 2016]
+
+
+def test_read_infers_what_no_flag_gives_and_flags_override(tmp_path):
+    from tools.forecasting import defaults
+
+    idx = pd.date_range("2024-01-01", periods=84, freq="D")
+    rows = []
+    for i in range(3):
+        y = _counts(seed=i)
+        y[[20, 50]] = 0  # every trust reports 0 on the same two days
+        rows += [
+            {"nhs_trust22_code": f"T{i}", "date": d.date().isoformat(), "discharged_total": v}
+            for d, v in zip(idx, y, strict=True)
+        ]
+    path = _write(tmp_path, rows, "discharges.csv")
+    data, picked = defaults.read(path)
+    flagged = read_series(path, zeros="missing")
+    for a, b in zip(data.series, flagged.series, strict=True):
+        np.testing.assert_array_equal(a.y, b.y)
+    assert np.isnan(data.series[0].y[20])
+    got = {k: (v["value"], v["source"]) for k, v in picked.to_json().items()}
+    assert got == {
+        "season": (7, "inferred"),
+        "zeros": ("missing", "inferred"),
+        "holidays": ("GB-ENG", "inferred"),
+        "max_history": (364, "inferred"),
+    }
+    data, picked = defaults.read(path, zeros="keep", holidays="none", max_history=0, season=14)
+    assert data.series[0].y[20] == 0
+    assert [c.source for c in (picked.season, picked.zeros, picked.holidays)] == ["flag"] * 3
+    assert picked.max_history.value == 0 and picked.holidays.value == "none"
+
+
+def test_monash_defaults_are_the_published_settings(tmp_path):
+    """Monthly data gets what the Monash table was made with: season 12, zeros kept, all
+    history, no holidays (so its default path is unchanged)."""
+    from tools.forecasting import defaults
+
+    cols = {"SKU": ["x"], "root": ["r"]}
+    for i in range(30):
+        cols[f"Month{i % 12 + 1} {2000 + i // 12}"] = [i % 5]
+    _, picked = defaults.read(_write(tmp_path, cols))
+    assert (picked.season.value, picked.zeros.value) == (12, "keep")
+    assert picked.holidays.value is None and picked.max_history.value is None

@@ -134,6 +134,19 @@ def _detect(header: list[str]) -> str:
     )
 
 
+def detect_format(path: str | Path) -> str:
+    """The format of a CSV from its header: ``long``, ``monash``, ``nhs-discharges``, ``uihc-ed``.
+
+    Raises:
+        SeriesError: an unrecognised header.
+        FileNotFoundError: no such file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    return _detect(pd.read_csv(path, nrows=0).columns.tolist())
+
+
 def _monash(path: Path) -> tuple[pd.DataFrame, str]:
     wide = pd.read_csv(path)
     periods = [c for c in wide.columns if re.match(r"^Month\d+ \d{4}$", c)]

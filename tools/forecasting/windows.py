@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from tools.forecasting.bench import Forecasts, forecast_all
-from tools.forecasting.data import Dataset
+from tools.forecasting.data import Dataset, Series
 from tools.forecasting.metrics import QUANTILES, coverage, mase_scale, panel_mase, panel_sql
 
 PUBLISHED = Path(__file__).with_name("fev_bench_hospital.csv")
@@ -92,16 +92,40 @@ class WindowsResult:
         return {**asdict(self), "wall_seconds": round(self.wall_seconds, 1)}
 
 
-def cut(data: Dataset, n: int) -> Dataset:
-    """``data`` without each series' last ``n`` points (covariates are kept whole)."""
-    if n <= 0:
-        return data
-    return Dataset(
-        [s.head(len(s) - n) for s in data.series if len(s) > n],
-        data.freq,
-        data.exog_names,
-        dict(data.skipped),
-    )
+def cut(data: Dataset, n: int, horizon: int | None = None) -> Dataset:
+    """``data`` ending ``n`` periods before its last timestamp, every series on one date.
+
+    The window's last target is the data's last timestamp minus ``n`` periods of its
+    frequency (months, days or hours), the same date for every series, so a window's
+    targets are the same days in every series even where a series' trailing gap was trimmed.
+    A series that ends up to ``horizon`` periods early is padded with gaps (NaN) to that
+    date; one that ends earlier than that is left out of the window (listed in
+    ``skipped``). When every series ends on the same date (Monash hospital) this is fev's
+    integer cutoff: each series without its last ``n`` points. Covariates are kept whole.
+
+    Args:
+        data: the series.
+        n: periods between the window's last target and the data's last timestamp.
+        horizon: the window's length (default: no padding; a series ending early is left out).
+    """
+    last = max(s.index[-1] for s in data.series)
+    end = last - n * pd.tseries.frequencies.to_offset(data.freq)
+    pad = horizon or 0
+    kept, skipped = [], dict(data.skipped)
+    for s in data.series:
+        if s.index[-1] >= end:
+            k = int(np.searchsorted(s.index, end, side="right"))
+            if k > 0:
+                kept.append(s.head(k))
+                continue
+        short = len(pd.date_range(s.index[-1], end, freq=data.freq)) - 1
+        if short > pad or short < 0:
+            skipped[s.uid] = f"ends {s.index[-1]}, before the window ending {end}"
+            continue
+        idx = pd.date_range(s.index[0], end, freq=data.freq)
+        y = np.concatenate([s.y, np.full(short, np.nan)])
+        kept.append(Series(s.uid, idx, y, s.exog))
+    return Dataset(kept, data.freq, data.exog_names, skipped)
 
 
 def window_ends(n_windows: int, step: int) -> list[int]:
@@ -162,7 +186,7 @@ def evaluate(
     for w, end in enumerate(window_ends(n_windows, step), start=1):
         say(f"{name}: window {w}/{n_windows} (each series cut by {end} points)")
         t0, c0 = time.perf_counter(), time.process_time()
-        fc = forecast_all(cut(data, end), horizon=horizon, season=season, **options)
+        fc = forecast_all(cut(data, end, horizon), horizon=horizon, season=season, **options)
         scores = score_window(fc, season)
         for method, sc in scores.items():
             per_method.setdefault(method, []).append(sc)
