@@ -537,7 +537,9 @@ class Agent:
         date window (or None), the first day the tools answer for and the previous question.
         """
         window, first_day, previous = when
-        decision.tool = policy.reroute(decision.tool, turn.question, self._ward_resolver())
+        decision.tool = policy.reroute(
+            decision.tool, turn.question, self._ward_resolver(), previous
+        )
         prepared = policy.prepare(
             decision.tool,
             decision.arguments,

@@ -57,14 +57,6 @@ _REQUEST = re.compile(
 )
 
 
-# A question across wards that names none ("where are we short?", "哪些病区会缺床"): the
-# plan's, not one ward's forecast.
-HOSPITAL_WIDE = re.compile(
-    r"\b(?:where|which wards?|what wards?|which areas?|anywhere|any wards?|who(?:'s| is)? going to"
-    r"|across the hospital|whole hospital|hospital-wide|all (?:the )?wards|every ward|everywhere"
-    r"|the rest of the hospital)\b|哪些|哪里|哪儿|哪个(?:病区|科室|科)|全院|各(?:个)?(?:病区|科室|科)|所有(?:病区|科室)",
-    re.I,
-)
 # Nurses and shifts: the forecast counts beds only, the plan staffs them.
 STAFFING = re.compile(
     r"\b(?:nurses?|nursing|staff|staffing|staffed|rns?|rota|shifts?)\b|护士|人手|排班|班次|夜班|白班|晚班",
@@ -80,17 +72,21 @@ _CHANGE_HINT = re.compile(
 )
 
 
-def reroute(tool: str, question: str, resolver: WardResolver) -> str:
+def reroute(tool: str, question: str, resolver: WardResolver, previous: str | None = None) -> str:
     """The tool a question needs when the router chose a ward forecast for what only the plan
     answers: a change to try (staff off, beds closed), nurses or shifts (the forecast counts
-    beds only), or a question across wards naming none."""
+    beds only), or a question about no ward at all ("what's the bottleneck this weekend?",
+    "where are we short?": neither it nor the previous question names one, so a ward the model
+    wrote is its own guess, and the plan answers for every ward)."""
     if tool != "forecast_beds":
         return tool
     if is_what_if(question) or STAFFING.search(question):
         return "plan_beds"
-    if HOSPITAL_WIDE.search(question) and resolver.resolve(question).status == "absent":
-        return "plan_beds"
-    return tool
+    if resolver.resolve(question).mentioned:
+        return tool
+    if previous and resolver.resolve(previous).mentioned:
+        return tool  # a follow-up ("and on Friday?") about the ward asked about before
+    return "plan_beds"
 
 
 @dataclass

@@ -344,3 +344,11 @@ def test_a_nurse_question_sent_to_the_forecast_runs_the_plan(ctx):
     agent, _ = agent_with(ctx, route("forecast_beds", ward="ICU", days=7), "ok")
     turn = agent.ask("Will there be enough nurses on ICU on Sunday's day shift?")
     assert [c.name for c in turn.tool_calls] == ["plan_beds"]
+
+
+def test_a_forecast_for_a_ward_nobody_named_runs_the_plan(ctx):
+    """No ward in the question nor the one before: the model's ward is its own guess, and the
+    plan answers for every ward."""
+    agent, _ = agent_with(ctx, route("forecast_beds", ward="ICU", days=7), "ok")
+    turn = agent.ask("What's going to be the sticking point over the next few days?")
+    assert [c.name for c in turn.tool_calls] == ["plan_beds"]
