@@ -257,7 +257,7 @@ class Deidentifier:
         def moved(y: int, mo: int, d: int, original: str) -> str:
             try:
                 return (date(y, mo, d) + timedelta(days=days)).isoformat()
-            except ValueError:
+            except (ValueError, OverflowError):  # no such day; shifted past year 1 or 9999
                 return "[DATE]"
 
         text = _ISO_DATE.sub(lambda m: moved(int(m[1]), int(m[2]), int(m[3]), m[0]), text)

@@ -37,9 +37,9 @@ _SUFFIX = re.compile(r"\s*\((disorder|finding|procedure|situation|event)\)\s*$",
 MAX_OBSERVATIONS = 12
 
 
-def _ref_id(ref: dict | None) -> str:
-    r = (ref or {}).get("reference", "")
-    return r.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+def _ref_id(ref: object) -> str:
+    r = ref.get("reference", "") if isinstance(ref, dict) else ""
+    return r.rsplit(":", 1)[-1].rsplit("/", 1)[-1] if isinstance(r, str) else ""
 
 
 def _concept(cc: dict | None) -> str:
@@ -146,7 +146,7 @@ def read_bundle(path: Path | str, label: str | None = None) -> Iterator[SourceCa
     name = label or path.name
     try:
         bundle = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (OSError, ValueError, RecursionError) as e:  # ValueError: also a 5000-digit number
         where = f"line {e.lineno}" if isinstance(e, json.JSONDecodeError) else "file"
         yield Problem(source=name, position=where, message=f"not a JSON file ({type(e).__name__})")
         return
@@ -154,13 +154,16 @@ def read_bundle(path: Path | str, label: str | None = None) -> Iterator[SourceCa
         yield Problem(source=name, position="file", message="not a FHIR Bundle")
         return
     entries = bundle.get("entry") or []
+    if not isinstance(entries, list):
+        yield Problem(source=name, position="entry", message="not a list of entries")
+        return
     by_type: dict[str, dict[str, tuple[int, dict]]] = {}
     for i, entry in enumerate(entries, start=1):
         r = entry.get("resource") if isinstance(entry, dict) else None
-        if not isinstance(r, dict) or "resourceType" not in r:
+        if not isinstance(r, dict) or not isinstance(r.get("resourceType"), str):
             yield Problem(source=name, position=f"entry {i}", message="no resource")
             continue
-        rid = str(r.get("id") or (entry.get("fullUrl") or "").rsplit(":", 1)[-1].rsplit("/", 1)[-1])
+        rid = str(r.get("id") or _ref_id({"reference": entry.get("fullUrl")}))
         by_type.setdefault(r["resourceType"], {})[rid] = (i, r)
     patients = by_type.get("Patient", {})
     linked: dict[str, dict[str, list[dict]]] = {}

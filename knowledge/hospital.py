@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -36,6 +37,8 @@ WARD_COLUMNS = [
     "nurse_ratio",
 ]
 DAILY_COLUMNS = ["date", "ward_id", "admissions", "discharges", "census"]
+# the days a pandas timestamp holds (nanoseconds since 1970 in 64 bits), whole years
+FIRST_DAY, LAST_DAY = date(1678, 1, 1), date(2261, 12, 31)
 
 
 class Ward(BaseModel):
@@ -66,6 +69,13 @@ class DailyRow(BaseModel):
     admissions: int = Field(ge=0)
     discharges: int = Field(ge=0)
     census: int = Field(ge=0)
+
+    @field_validator("date")
+    @classmethod
+    def _in_range(cls, v: date) -> date:
+        if not FIRST_DAY <= v <= LAST_DAY:
+            raise ValueError(f"date must be between {FIRST_DAY} and {LAST_DAY}")
+        return v
 
 
 class DataError(Exception):
@@ -116,30 +126,47 @@ def _read_rows(path: Path, columns: list[str], model: type[BaseModel], problems:
         return rows
     with fh:
         reader = csv.reader(fh)
-        header = next(reader, None)
-        if header is None:
-            problems.append((name, 1, "file is empty"))
-            return rows
-        header = [h.strip() for h in header]
-        missing = [c for c in columns if c not in header]
-        if missing:
-            problems.append((name, 1, f"missing column(s): {', '.join(missing)}"))
-            return rows
-        for lineno, rec in enumerate(reader, start=2):
-            if not any(cell.strip() for cell in rec):
-                continue
-            if len(rec) != len(header):
-                problems.append((name, lineno, f"expected {len(header)} fields, got {len(rec)}"))
-                continue
-            raw = {h: v.strip() for h, v in zip(header, rec, strict=True) if h in columns}
-            try:
-                rows.append((lineno, model.model_validate(raw)))
-            except ValidationError as e:
-                msg = "; ".join(
-                    f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
-                )
-                problems.append((name, lineno, msg))
+        try:
+            _read_records(reader, name, columns, model, rows, problems)
+        except UnicodeDecodeError:
+            problems.append((name, reader.line_num + 1, "not UTF-8 text"))
+        except csv.Error as e:
+            problems.append((name, reader.line_num, f"not a readable CSV line ({e})"))
     return rows
+
+
+def _read_records(
+    reader: Iterator[list[str]],
+    name: str,
+    columns: list[str],
+    model: type[BaseModel],
+    rows: list[tuple[int, BaseModel]],
+    problems: list,
+) -> None:
+    """The header and records of an open file into ``rows`` and ``problems``."""
+    header = next(reader, None)
+    if header is None:
+        problems.append((name, 1, "file is empty"))
+        return
+    header = [h.strip() for h in header]
+    missing = [c for c in columns if c not in header]
+    if missing:
+        problems.append((name, 1, f"missing column(s): {', '.join(missing)}"))
+        return
+    for lineno, rec in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in rec):
+            continue
+        if len(rec) != len(header):
+            problems.append((name, lineno, f"expected {len(header)} fields, got {len(rec)}"))
+            continue
+        raw = {h: v.strip() for h, v in zip(header, rec, strict=True) if h in columns}
+        try:
+            rows.append((lineno, model.model_validate(raw)))
+        except ValidationError as e:
+            msg = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
+            )
+            problems.append((name, lineno, msg))
 
 
 def validate(wards_csv: Path, daily_csv: Path) -> Hospital:

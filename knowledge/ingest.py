@@ -151,6 +151,10 @@ def deidentify(src: SourceCase, deid: Deidentifier) -> CaseRecord:
         los = 0
     if los < 0:
         raise ValueError("discharged is before admitted")
+    try:
+        admitted = deid.shift(src.admitted, patient)
+    except OverflowError:  # within a year of 0001-01-01 or 9999-12-31
+        raise ValueError("admitted: too close to the ends of the calendar to shift") from None
     text = deid.scrub(src.text, ids, shift)
     ward = _WARD.sub("_", src.ward_id.strip()).strip("_")[:40] or "UNKNOWN"
     sex = src.sex.strip().upper()[:1]
@@ -161,7 +165,7 @@ def deidentify(src: SourceCase, deid: Deidentifier) -> CaseRecord:
         ward_id=ward,
         age_band=age_band(max(0, age)),
         sex=sex if sex in ("M", "F") else "U",
-        admitted=deid.shift(src.admitted, patient),
+        admitted=admitted,
         los_days=los,
         diagnosis=_safe_label(src.diagnosis, ids, deid, shift) or "unspecified",
         icd10=normalise_icd10(src.icd10),
@@ -212,7 +216,7 @@ def from_row(row: Mapping[str, object], origin: str = "", position: str = "") ->
             return None
         try:
             return int(float(v))
-        except ValueError:
+        except (ValueError, OverflowError):  # "x"; "inf", "1e400"
             raise ValueError(f"{col}: not a number") from None
 
     def s(col: str) -> str:
@@ -259,24 +263,39 @@ def read_csv(path: Path | str) -> Iterator[SourceCase | Problem]:
     path = Path(path)
     with path.open(encoding="utf-8-sig", newline="") as f:
         reader = csv.DictReader(f)
-        if not reader.fieldnames or not set(REQUIRED) <= {
-            c.strip().lower() for c in reader.fieldnames
-        }:
+        try:
+            yield from _csv_records(reader, path.name)
+        except UnicodeDecodeError:
             yield Problem(
                 source=path.name,
-                position="header",
-                message=f"needs the columns {', '.join(REQUIRED)}",
+                position=f"line {reader.line_num + 1}",
+                message="not UTF-8 text; the rest of the file is not read",
             )
-            return
-        for row in reader:
-            line = reader.line_num
-            if None in row:
-                yield Problem(source=path.name, position=f"line {line}", message="too many fields")
-                continue
-            try:
-                yield from_row(row, origin=path.name, position=f"line {line}")
-            except ValueError as e:
-                yield Problem(source=path.name, position=f"line {line}", message=str(e))
+        except csv.Error:
+            yield Problem(
+                source=path.name,
+                position=f"line {reader.line_num}",
+                message="not a readable CSV line; the rest of the file is not read",
+            )
+
+
+def _csv_records(reader: csv.DictReader, name: str) -> Iterator[SourceCase | Problem]:
+    if not reader.fieldnames or not set(REQUIRED) <= {c.strip().lower() for c in reader.fieldnames}:
+        yield Problem(
+            source=name,
+            position="header",
+            message=f"needs the columns {', '.join(REQUIRED)}",
+        )
+        return
+    for row in reader:
+        line = reader.line_num
+        if None in row:
+            yield Problem(source=name, position=f"line {line}", message="too many fields")
+            continue
+        try:
+            yield from_row(row, origin=name, position=f"line {line}")
+        except ValueError as e:
+            yield Problem(source=name, position=f"line {line}", message=str(e))
 
 
 def count_rows(path: Path | str) -> int:

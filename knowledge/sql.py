@@ -26,8 +26,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from knowledge.hospital import DAILY_COLUMNS, DailyRow
+from knowledge.hospital import DAILY_COLUMNS, FIRST_DAY, LAST_DAY, DailyRow
 from knowledge.ingest import Problem, SourceCase, from_row
+
+MAX_SPAN_DAYS = 50 * 366  # events further apart than this hold a wrong date, not history
 
 _EVENTS = {
     "admit": "admit",
@@ -102,6 +104,15 @@ def read_adt(url: str, query: str, chunk: int = 5000) -> AdtResult:
                 Problem(source="sql", position=f"row {i}", message="event_time: not a date")
             )
             continue
+        if not FIRST_DAY <= day <= LAST_DAY:
+            problems.append(
+                Problem(
+                    source="sql",
+                    position=f"row {i}",
+                    message=f"event_time: not between {FIRST_DAY} and {LAST_DAY}",
+                )
+            )
+            continue
         if kind is None:
             problems.append(
                 Problem(source="sql", position=f"row {i}", message="event_type: unknown")
@@ -124,6 +135,17 @@ def read_adt(url: str, query: str, chunk: int = 5000) -> AdtResult:
     if not events:
         return AdtResult(events=0, problems=problems)
     events.sort()
+    if (events[-1][0] - events[0][0]).days > MAX_SPAN_DAYS:
+        first, last = events[0], events[-1]
+        problems.append(
+            Problem(
+                source="sql",
+                position=f"rows {first[1]} and {last[1]}",
+                message=f"event_time: the events span more than {MAX_SPAN_DAYS // 366} "
+                "years; check these rows for a wrong date",
+            )
+        )
+        return AdtResult(events=0, problems=problems)
     arrivals: dict[tuple[date, str], int] = defaultdict(int)
     departures: dict[tuple[date, str], int] = defaultdict(int)
     net: dict[tuple[date, str], int] = defaultdict(int)
