@@ -280,6 +280,7 @@ def read_csv(path: Path | str) -> Iterator[SourceCase | Problem]:
 
 
 def _csv_records(reader: csv.DictReader, name: str) -> Iterator[SourceCase | Problem]:
+    """The records of an open CSV file, a problem for each bad one (see :func:`read_csv`)."""
     if not reader.fieldnames or not set(REQUIRED) <= {c.strip().lower() for c in reader.fieldnames}:
         yield Problem(
             source=name,

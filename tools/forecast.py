@@ -276,14 +276,15 @@ class Forecaster:
             return self.forecast(ward, days)
         first = self.first_day(ward)
         last = first + timedelta(days=MAX_DAYS - 1)
-        end = start + timedelta(days=days - 1)
-        if start < first or end > last:
+        if start < first or (last - start).days < days - 1:  # no date arithmetic past 9999
+            end = start + timedelta(days=max(0, min(days - 1, (date.max - start).days)))
             raise ToolError(
                 "outside_horizon",
                 f"The forecast answers for {first.isoformat()} to {last.isoformat()} (the next "
                 f"{MAX_DAYS} days); {start.isoformat()} to {end.isoformat()} is outside it.",
                 hint=f"ask about days from {first.isoformat()} to {last.isoformat()}",
             )
+        end = start + timedelta(days=days - 1)
         offset = (start - first).days
         full = self.forecast(ward, offset + days)
         if offset == 0:

@@ -166,6 +166,13 @@ class Tool:
             ToolError: ``bad_argument``: a required argument is missing, or one has the
                 wrong type or is out of range.
         """
+        if not isinstance(arguments, dict):
+            raise ToolError(
+                "bad_argument",
+                f"{self.name}: the arguments must be a JSON object of names and values, "
+                f"got {type(arguments).__name__}",
+                hint=", ".join(f"{k}: {v}" for k, v in self.expects.items()),
+            )
         given = {
             k: v
             for k, v in arguments.items()

@@ -63,6 +63,7 @@ WORDS = {
     )
 }
 WORDS.update({"a": 1, "an": 1})
+MAX_AMOUNT = 1000  # beds, nurses, patients or percent in one change; more is a typo
 GRAMMAR_HINT = (
     'e.g. "close 4 beds on 5B on Friday", "2 RNs call in sick on ICU night shift on '
     'day 3", "demand +20% on CARD", "3 more RNs on SURG"; separate several with ";"'
@@ -108,7 +109,10 @@ _NUM = r"(\d+|" + "|".join(sorted(WORDS, key=len, reverse=True)) + r")"
 
 def _number(token: str) -> int:
     token = token.lower()
-    return int(token) if token.isdigit() else WORDS[token]
+    n = int(token) if token.isdigit() else WORDS[token]
+    if n > MAX_AMOUNT:
+        raise ToolError("bad_what_if", f"{n} is too many for one what-if ({MAX_AMOUNT} at most)")
+    return n
 
 
 def parse_what_if(text: str, inst: Instance) -> list[Change]:
@@ -182,7 +186,10 @@ def _parse_one(text: str, inst: Instance) -> Change:
     ):
         groups = [g for g in m.groups() if g]
         sign = -1 if groups[0] in ("down", "-") else 1
-        return change("demand_pct", ward_id=need_ward(), amount=sign * float(groups[-1]))
+        pct = float(groups[-1])
+        if pct > MAX_AMOUNT:
+            raise ToolError("bad_what_if", f"demand cannot change by more than {MAX_AMOUNT}%")
+        return change("demand_pct", ward_id=need_ward(), amount=sign * pct)
     if m := re.search(rf"\b{_NUM} (more|extra|fewer|less) patients?\b", low):
         sign = -1 if m.group(2) in ("fewer", "less") else 1
         return change("demand_add", ward_id=need_ward(), amount=sign * _number(m.group(1)))
@@ -220,7 +227,10 @@ def _day_index(token: str, inst: Instance) -> int:
     days = inst.days
     last = days[-1].isoformat()
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", token):
-        d = date.fromisoformat(token)
+        try:
+            d = date.fromisoformat(token)
+        except ValueError:
+            raise ToolError("bad_what_if", f"{token} is not a date", hint=GRAMMAR_HINT) from None
         if not days[0] <= d <= days[-1]:
             raise ToolError(
                 "bad_what_if",
