@@ -5,7 +5,11 @@ messages, the tools' verdicts first; :func:`plan_grid` draws a plan as a ward x 
 
 The chat is behind a sign-in form: a signed-in tab holds its session token in server-side
 state, every turn resolves it to the staff member and role the tools act for, and an expired
-session hides the chat and asks to sign in again (the unsent question is kept)."""
+session hides the chat and asks to sign in again (the unsent question is kept).
+
+Questions wait in the process's turn queue (:mod:`agent.app.queue`): a waiting question shows
+its place and an estimate in the chat ("⏳ 3 questions ahead of yours, about 40 s", in Chinese
+for a Chinese question or page), and one beyond the queue's depth is refused at once."""
 
 from __future__ import annotations
 
@@ -25,12 +29,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from agent.app.auth import NO_USERS_HINT, AuthError  # noqa: E402
+from agent.app.queue import Position, QueueFull, TurnQueue  # noqa: E402
 from agent.policy import order_verdicts  # noqa: E402
 from knowledge.text import has_cjk  # noqa: E402
 
 log = logging.getLogger("wardwise.ui")
 
 CJK_FONTS = ["WenQuanYi Micro Hei", "Noto Sans CJK SC"]
+QUEUE_POLL_S = 2.0  # a waiting question's place and estimate are refreshed this often
 
 
 def _register_cjk_fonts() -> None:
@@ -473,8 +479,16 @@ def _whoami(caller, ui_language: str) -> str:
     return f"{LABELS[ui_language]['signed_in']} **{caller.user}** ({role})"
 
 
-def build_page(agent, users) -> Any:
-    """The page over ``agent``; ``users`` (an :class:`agent.app.auth.UserStore`) signs staff in."""
+def queue_message(where: Position, language: str) -> dict:
+    """The chat message of a question waiting in the turn queue: its place and estimate
+    ("⏳ 3 questions ahead of yours, about 40 s", "⏳ 前面还有 3 个问题，约 40 秒")."""
+    return {"role": "assistant", "content": f"⏳ {where.message(language)}"}
+
+
+def build_page(agent, users, queue: TurnQueue | None = None) -> Any:
+    """The page over ``agent``; ``users`` (an :class:`agent.app.auth.UserStore`) signs staff in;
+    ``queue`` (when given) admits the turns: a waiting question shows its place and estimate,
+    one beyond the queue's depth is refused at once and stays in the box to send again."""
     import gradio as gr
 
     hidden, shown = gr.update(visible=False), gr.update(visible=True)
@@ -513,18 +527,39 @@ def build_page(agent, users) -> Any:
         language = question_language(message)  # the answer's and the plan grid's
         events: list = []
         panels = [gr.update(), gr.update(), gr.update(), gr.update()]  # chart, grid, csv, diff
+        said = "Chinese" if language == "Chinese" or ui_language == "中文" else "English"
+        ticket = None
+        if queue is not None:
+            try:
+                ticket = queue.enter()
+            except QueueFull as e:  # refused at once; the question stays in the box
+                busy = {"role": "assistant", "content": f"⏳ {e.message(said)}"}
+                yield history + [busy], message, *panels, *stay
+                return
+        ok = False
         try:
+            placed = None
+            while ticket is not None and queue is not None and not ticket.running:
+                where = queue.position(ticket)
+                if (where.ahead, round(where.eta_s)) != placed:
+                    placed = (where.ahead, round(where.eta_s))
+                    yield history + [queue_message(where, said)], "", *panels, *stay
+                queue.wait(ticket, timeout=QUEUE_POLL_S)
             for ev in agent.stream(message, session, caller=caller):
                 events.append(ev)
                 if ev.kind == "tool_end":
                     panels = _panels(events, panels, ui_language, language)
                 msgs = history + turn_messages(events, ui_language, language)
                 yield msgs, "", *panels, *stay
+            ok = True
         except Exception as e:  # a bug: keep the page alive, say so plainly, log the trace
             log.exception("turn failed")
             msg = {"role": "assistant", "content": f"{LABELS[ui_language]['error']}: {e}"}
             msgs = history + turn_messages(events, ui_language, language) + [msg]
             yield msgs, "", *panels, *stay
+        finally:  # also when the tab was closed while waiting: the place goes to the next
+            if ticket is not None and queue is not None:
+                queue.release(ticket, ok=ok)
 
     def _panels(events: list, panels: list, ui_language: str, language: str) -> list:
         """The chart, plan grid, plan CSV and what-if panels after a tool returned."""
@@ -577,8 +612,10 @@ def build_page(agent, users) -> Any:
             chat, box, send, chart, grid, csv, changes = _chat_area(gr)
         inputs = [box, chat, session, token, ui_language]
         outputs = [chat, box, chart, grid, csv, changes, login_box, main, login_msg]
-        box.submit(respond, inputs, outputs)
-        send.click(respond, inputs, outputs)
+        # every question reaches the turn queue, which orders, shows and refuses them
+        turns = {"concurrency_id": "turn", "concurrency_limit": _turn_threads(queue)}
+        box.submit(respond, inputs, outputs, **turns)
+        send.click(respond, inputs, outputs, **turns)
         signed = [token, session, login_box, main, login_msg, password, whoami, chat]
         sign_in_btn.click(sign_in, [username, password, ui_language, browser], signed)
         password.submit(sign_in, [username, password, ui_language, browser], signed)
@@ -610,9 +647,21 @@ def _chat_area(gr):
     return chat, box, send, chart, grid, csv, changes
 
 
+def _turn_threads(queue: TurnQueue | None) -> int:
+    """Gradio's limit for the question handlers: with a turn queue, room for every turn it
+    runs or holds and one to refuse (so Gradio's own, silent queue never holds one)."""
+    return 2 if queue is None else queue.max_concurrent + queue.max_depth + 1
+
+
 def launch(agent, settings, port: int, users) -> None:
-    """Serve the page over ``agent`` on ``settings.host``:``port`` (blocks until stopped)."""
-    page = build_page(agent, users)
+    """Serve the page over ``agent`` on ``settings.host``:``port`` (blocks until stopped), its
+    questions admitted by a turn queue sized by ``settings`` (see :mod:`agent.app.queue`)."""
+    queue = TurnQueue.for_settings(settings)
+    page = build_page(agent, users, queue)
     page.queue(default_concurrency_limit=2).launch(
-        server_name=settings.host, server_port=port, show_error=True, inbrowser=False
+        server_name=settings.host,
+        server_port=port,
+        show_error=True,
+        inbrowser=False,
+        max_threads=max(40, _turn_threads(queue) + 8),
     )

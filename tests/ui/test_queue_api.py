@@ -140,3 +140,49 @@ def test_one_runs_one_waits_with_its_place_one_is_refused(api):
         "running": 0, "waiting": 0, "max_concurrent": 1, "max_depth": 1, "turn_s": 0,
         "refused": 2,
     }  # fmt: skip
+
+
+def test_the_page_shows_the_place_and_refuses_beyond_the_depth(ctx, tmp_path):
+    """The page's question handler over a queue whose one slot another question holds: the
+    waiting question shows its place (in Chinese for a Chinese question), a third is refused
+    and kept in the box, and once the slot frees the waiting one is answered."""
+    from agent.fake import ScriptedChatModel
+    from ui.app import build_page
+
+    users = UserStore(f"sqlite:///{tmp_path / 'users.db'}", rounds=4)
+    users.add("li.na", PW, Role.NURSE)
+    token = users.sign_in("li.na", PW).token
+    route = json.dumps({"tool": "forecast_beds", "ward": "ICU", "days": 3})
+    agent = Agent(
+        ScriptedChatModel(script=[route]), ctx, dialect="openai", today=END, answer_mode="verdicts"
+    )
+    queue = TurnQueue(max_concurrent=1, max_depth=1)
+    page = build_page(agent, users, queue)
+    respond = next(f.fn for f in page.fns.values() if getattr(f.fn, "__name__", "") == "respond")
+
+    other = queue.enter()  # another nurse's question is being answered
+    waiting = respond("重症监护室未来3天需要多少床位？", [], "tab-1", token, "English")
+    chat, box, *_ = next(waiting)
+    assert chat[-1]["content"].startswith("⏳ 前面还有 1 个问题，约 ")
+    assert box == "" and queue.snapshot()["waiting"] == 1
+
+    refused = respond("How many beds will CARD need?", [], "tab-2", token, "English")
+    chat, box, *_ = next(refused)
+    assert "the queue is full" in chat[-1]["content"] and box == "How many beds will CARD need?"
+    assert list(refused) == []
+
+    queue.release(other)
+    *_, (chat, box, *_) = waiting  # the rest of the turn, to its answer
+    answer = chat[-1]["content"]
+    assert answer and not answer.startswith(("⏳", "Problem"))
+    assert [m["content"] for m in chat if m["role"] == "user"] == [
+        "重症监护室未来3天需要多少床位？"
+    ]
+    assert queue.snapshot()["running"] == 0 and queue.snapshot()["waiting"] == 0
+
+    queue.enter()  # a tab closed while its question waits gives its place up
+    gone = respond("How many beds will ICU need in the next 3 days?", [], "tab-3", token, "中文")
+    chat, *_ = next(gone)
+    assert chat[-1]["content"].startswith("⏳ 前面还有 1 个问题")
+    gone.close()
+    assert queue.snapshot()["waiting"] == 0
