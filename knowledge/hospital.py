@@ -39,6 +39,7 @@ WARD_COLUMNS = [
 DAILY_COLUMNS = ["date", "ward_id", "admissions", "discharges", "census"]
 # the days a pandas timestamp holds (nanoseconds since 1970 in 64 bits), whole years
 FIRST_DAY, LAST_DAY = date(1678, 1, 1), date(2261, 12, 31)
+_Day = date  # ``date`` is also a field name of DailyRow
 
 
 class Ward(BaseModel):
@@ -72,7 +73,7 @@ class DailyRow(BaseModel):
 
     @field_validator("date")
     @classmethod
-    def _in_range(cls, v: date) -> date:
+    def _in_range(cls, v: _Day) -> _Day:
         if not FIRST_DAY <= v <= LAST_DAY:
             raise ValueError(f"date must be between {FIRST_DAY} and {LAST_DAY}")
         return v

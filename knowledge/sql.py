@@ -136,11 +136,10 @@ def read_adt(url: str, query: str, chunk: int = 5000) -> AdtResult:
         return AdtResult(events=0, problems=problems)
     events.sort()
     if (events[-1][0] - events[0][0]).days > MAX_SPAN_DAYS:
-        first, last = events[0], events[-1]
         problems.append(
             Problem(
                 source="sql",
-                position=f"rows {first[1]} and {last[1]}",
+                position=f"rows {events[0][1]} and {events[-1][1]}",
                 message=f"event_time: the events span more than {MAX_SPAN_DAYS // 366} "
                 "years; check these rows for a wrong date",
             )

@@ -382,7 +382,7 @@ def _sqlite(path: Path, columns: list[str], rows: list[list]) -> str:
     return f"sqlite:///{path}"
 
 
-@FUZZ
+@settings(FUZZ, max_examples=100)  # a SQLite file and an engine per example
 @given(
     rows=st.lists(
         st.lists(_sql_value, min_size=len(CSV_COLUMNS), max_size=len(CSV_COLUMNS)), max_size=4
@@ -398,7 +398,7 @@ def test_sql_case_rows_give_cases_or_problems(tmp_path_factory, rows):
 ADT = ["event_time", "event_type", "ward_id", "from_ward_id", "patient_id"]
 
 
-@FUZZ
+@settings(FUZZ, max_examples=100)  # a SQLite file and an engine per example
 @given(rows=st.lists(st.lists(_sql_value, min_size=len(ADT), max_size=len(ADT)), max_size=6))
 def test_sql_adt_rows_give_daily_rows_or_problems(tmp_path_factory, rows):
     url = _sqlite(tmp_path_factory.mktemp("adt") / "a.db", ADT, rows)
