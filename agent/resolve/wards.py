@@ -243,7 +243,9 @@ class WardResolver:
         Returns:
             The resolution: the question's own ward wins over a different model choice; with no
             ward in the question the model's choice is kept when it is one of the hospital's
-            wards; several fitting wards are ambiguous unless the model chose one of them.
+            wards; two wards named are ambiguous unless the model chose one of them; an
+            umbrella word matching several wards ("the medical ward", "内科") is ambiguous
+            whatever the model chose.
         """
         mentions = _mentions(text, self._matchers)
         model = _model_ward(model_choice, self.wards, self._matchers)
@@ -267,7 +269,9 @@ class WardResolver:
                 )
             if named:
                 candidates = tuple(i for i in self._order if i in named)
-                if model in named:
+                if model in named and named is specific:
+                    # two wards named and the model chose one of them; an umbrella word
+                    # ("the medical ward") is asked back whatever ward the model guessed
                     return WardResolution(
                         status="resolved",
                         ward_id=model,
