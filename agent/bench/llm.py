@@ -134,6 +134,7 @@ def bench_llm(
                     n_ctx=settings.embedded_ctx,
                     chat_format=chat_format,
                     log_path=Path(settings.cache_dir) / "bench-server.log",
+                    prompt_cache_mb=settings.embedded_prompt_cache_mb,
                 )
                 name = f"llama-cpp-python ({chat_format or 'model template'})"
                 with server:
