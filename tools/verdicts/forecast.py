@@ -164,6 +164,7 @@ def forecast_verdicts(
             "accuracy",
             facts,
             off=off,
+            mase=mase,
             better=mase < 1,
             inside=round(100 * coverage),
             **names,
