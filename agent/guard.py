@@ -96,10 +96,17 @@ _ALTER_ZH = re.compile(
     r"|(?:改|修改|篡改)[^，。？?]{0,10}(?:出院|入院)(?:日期|时间)|报警[^，。？?]{0,6}(?:关|静音|取消)"
     r"|(?:关|静音|关掉)[^，。？?]{0,6}报警|(?:在|往)病历(?:里|上)写"
 )
+_RECORD_WORDS = r"\b(?:notes|record|records|results|bloods|chart|history|diagnosis|diagnoses)\b"
 _RECORDS_OF = re.compile(
-    r"\b(?:pull up|show me|get me|open|bring up|look up)\b[^.?!]{0,30}(?:'s|of|for)\b[^.?!]{0,20}"
-    r"\b(?:notes|record|records|results|bloods|chart|history)\b",
+    r"\b(?:pull up|show me|get me|send me|give me|open|bring up|look up|find)\b[^.?!]{0,40}"
+    rf"(?:(?:'s|of|for)\b[^.?!]{{0,20}}{_RECORD_WORDS}|{_RECORD_WORDS}[^.?!]{{0,20}}\b(?:of|for)\b)",
     re.I,
+)
+# One patient in particular (not "patients with chest pain"): a named patient, a title and a
+# name, a bed, a full name with 's.
+_SPECIFIC_EN = (
+    r"\bpatient\s+[A-Z][a-z]+|\b(?:Mr|Mrs|Ms|Miss)\.?\s+[A-Z][a-z]+|\bbeds?\s*\d+"
+    r"|\b[A-Z][a-z]+ [A-Z][a-z]+'s\b|\b(?:his|her)\s+(?:notes|record|records|results|chart)\b"
 )
 _RECORDS_OF_ZH = re.compile(
     r"(?:调出|调出来|调取|查看|打开)[^，。？?]{0,12}(?:病历|化验|检查结果|记录)|的(?:病历|化验结果)[^，。？?]{0,4}调"
@@ -136,9 +143,7 @@ def refused_request(question: str) -> Refusal | None:
         return "phi"
     if _LIST_EN.search(q) or _LIST_ZH.search(q):
         return "phi"
-    if (
-        _RECORDS_OF.search(q) and re.search(_PATIENT_EN + r"|\b[A-Z][a-z]+ [A-Z][a-z]+'s\b", q)
-    ) or (_RECORDS_OF_ZH.search(q)):
+    if (_RECORDS_OF.search(q) and re.search(_SPECIFIC_EN, q)) or (_RECORDS_OF_ZH.search(q)):
         return "phi"
     if _near(_PATIENT_EN, _IDENTITY_EN, q) or _near(_PATIENT_ZH, _IDENTITY_ZH, q, gap=12):
         return "phi"
