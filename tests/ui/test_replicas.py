@@ -136,7 +136,7 @@ def replicas(chroma, serve_home, shared_db, tmp_path):
         }
         a.env = b.env = env
         with ThreadPoolExecutor(2) as pool:  # both open (and migrate) the stores at once
-            for started in [pool.submit(s.start) for s in (a, b)]:
+            for started in [pool.submit(s.start, 600) for s in (a, b)]:
                 started.result()
         yield a, b, env
     finally:
