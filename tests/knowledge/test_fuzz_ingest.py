@@ -382,12 +382,42 @@ def _sqlite(path: Path, columns: list[str], rows: list[list]) -> str:
     return f"sqlite:///{path}"
 
 
+_sql_by_column = {
+    "age": st.one_of(_sql_value, st.sampled_from([float("inf"), -1, 200, 4.5])),
+    "los_days": st.one_of(_sql_value, st.sampled_from([float("inf"), -3])),
+    "admitted": st.one_of(_sql_value, _dateish),
+    "text": st.one_of(_sql_value, _dateish.map(lambda d: f"seen on {d}")),
+}
+
+
+@st.composite
+def _sql_case_row(draw) -> list:
+    """A good case row with up to three columns replaced by any SQL value."""
+    row = {"record_id": "r1", "admitted": "2026-05-01", "diagnosis": "flu", "text": "fever"}
+    row["age"] = 40
+    cols = st.one_of(st.sampled_from(sorted(_sql_by_column)), st.sampled_from(CSV_COLUMNS))
+    for col in draw(st.lists(cols, max_size=3)):
+        row[col] = draw(_sql_by_column.get(col, _sql_value))
+    return [row.get(c) for c in CSV_COLUMNS]
+
+
+@st.composite
+def _adt_row(draw) -> list:
+    """A plausible ADT event with up to two values replaced by any SQL value."""
+    row = [
+        draw(st.one_of(_edge_dates, st.dates().map(date.isoformat), st.just("2026-05-01"))),
+        draw(st.sampled_from(["admit", "A01", "discharge", "A03", "transfer", "A02"])),
+        draw(st.sampled_from(["CARD", "ICU", "5B"])),
+        draw(st.sampled_from(["CARD", "ICU", "", None])),
+        "p1",
+    ]
+    for _ in range(draw(st.integers(0, 2))):
+        row[draw(st.integers(0, len(row) - 1))] = draw(_sql_value)
+    return row
+
+
 @settings(FUZZ, max_examples=100)  # a SQLite file and an engine per example
-@given(
-    rows=st.lists(
-        st.lists(_sql_value, min_size=len(CSV_COLUMNS), max_size=len(CSV_COLUMNS)), max_size=4
-    )
-)
+@given(rows=st.lists(_sql_case_row(), max_size=4))
 def test_sql_case_rows_give_cases_or_problems(tmp_path_factory, rows):
     url = _sqlite(tmp_path_factory.mktemp("sql") / "c.db", CSV_COLUMNS, rows)
     items = _only_sources(read_cases(url, "SELECT * FROM t"))
@@ -399,7 +429,7 @@ ADT = ["event_time", "event_type", "ward_id", "from_ward_id", "patient_id"]
 
 
 @settings(FUZZ, max_examples=100)  # a SQLite file and an engine per example
-@given(rows=st.lists(st.lists(_sql_value, min_size=len(ADT), max_size=len(ADT)), max_size=6))
+@given(rows=st.lists(_adt_row(), max_size=6))
 def test_sql_adt_rows_give_daily_rows_or_problems(tmp_path_factory, rows):
     url = _sqlite(tmp_path_factory.mktemp("adt") / "a.db", ADT, rows)
     result = read_adt(url, "SELECT * FROM t")
