@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tools.forecasting.data import Dataset
+from tools.forecasting.data import Dataset, detect_format, read_series
 
 SEASONS = {"MS": 12, "W-MON": 52, "D": 7, "h": 24}
 HISTORY = {"D": 364, "h": 2016}
@@ -215,8 +215,6 @@ def read(
     Returns:
         The data (zeros as gaps if so chosen) and the settings with their sources.
     """
-    from tools.forecasting.data import detect_format, read_series
-
     fmt = detect_format(path) if fmt == "auto" else fmt
     data = read_series(path, freq=freq, fmt=fmt, zeros=zeros or "keep")
     s = flag(season) if season is not None else season_for(data.freq)
