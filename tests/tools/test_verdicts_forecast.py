@@ -101,7 +101,10 @@ def test_chances_busiest_day_range_and_accuracy_in_both_languages(assert_verdict
     rng = read(vs, "forecast.expected_range")
     assert "26 to 37 occupied beds a day" in rng.text and "22 to 41" in rng.text
     acc, acc_zh = read(vs, "forecast.accuracy"), read(vs, "forecast.accuracy", "zh")
-    assert "off by about 2 beds a day (backtest MASE 0.82), better than" in acc.text and "83% of days" in acc.text
+    assert (
+        "off by about 2 beds a day (backtest MASE 0.82), better than" in acc.text
+        and "83% of days" in acc.text
+    )
     assert "偏差约2张床" in acc_zh.text and "更准" in acc_zh.text
 
 
