@@ -35,7 +35,8 @@ _PATIENT_ZH = (
 # What identifies or reaches them.
 _IDENTITY_EN = (
     r"\b(?:(?:phone|mobile|telephone)(?:\s*(?:number|no\.?))?|contact\s+(?:number|details)"
-    r"|(?:home\s+)?address(?:es)?|id\s*(?:number|no\.?)|nhs\s*number|mrn|medical record number"
+    r"|(?:home\s+)?address(?:es)?|id\s*(?:number|no\.?)|nhs\s*number(?!\s*:?\s*\d)|mrn(?!\s*:?\s*\d)"
+    r"|medical record number(?!\s*:?\s*\d)"
     r"|date of birth|dob|(?:their|his|her|patients?'?s?|full)\s+names?|surnames?|next of kin"
     r"|id card(?: number)?|gp details|where (?:does|do) (?:he|she|they) live)\b"
 )

@@ -55,6 +55,7 @@ def test_orders_and_diagnoses_for_a_patient_are_refused_as_unsafe(question):
         "If two nurses are off sick on ortho, are we covered?",
         "Show me records for patients with chest pain and sweating.",
         "Find past records of patients with a barking cough.",
+        "Patient Okafor, MRN 123456, has chest pain and sweating: similar cases?",
     ],
 )
 def test_staff_questions_go_on_to_the_router(question):
