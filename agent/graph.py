@@ -151,6 +151,16 @@ class Event:
     data: Any = None
 
 
+def router_tools(schemas: dict[str, dict]) -> list[dict]:
+    """The tools as the router prompt lists them: without the arguments code sets (dates), so
+    the prompt names exactly the fields :func:`route_schema` lets the model write."""
+    out = []
+    for s in schemas.values():
+        props = {k: v for k, v in s["parameters"]["properties"].items() if k not in policy.CODE_SET}
+        out.append({**s, "parameters": {**s["parameters"], "properties": props}})
+    return out
+
+
 def route_schema(schemas: dict[str, dict]) -> dict:
     """One object per tool, ``tool`` first as a constant, plus the ``none`` reply."""
     variants = []
@@ -312,6 +322,7 @@ class Agent:
         self.answer_mode = answer_mode
         self.memory: dict[str, list[BaseMessage]] = {}
         self._schema = route_schema(SCHEMAS)
+        self._tools = router_tools(SCHEMAS)
         self._resolver: WardResolver | None = None
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="wardwise-tool")
 
@@ -372,7 +383,7 @@ class Agent:
         if self.mode == "route":
             system = self._prompt(
                 "router",
-                tools=list(SCHEMAS.values()),
+                tools=self._tools,
                 error=error,
                 language=turn.language,
                 examples=self._examples_for(turn),

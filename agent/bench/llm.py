@@ -239,6 +239,8 @@ def _rows(settings, server, key, server_name, dialect, methods, ctx, qs, log) ->
             try:
                 decision = agent.decide(Turn(question=q["q"]), [], None)
                 ok = judge(decision, q, ctx.hospital)
+                if not ok:
+                    log(f"  {method} wrong: {q['q']!r} -> {decision.tool} {decision.arguments}")
             except Exception as e:  # a server-side failure counts as wrong
                 log(f"  {method}: {type(e).__name__}: {e}")
                 ok = False

@@ -1,6 +1,7 @@
 """The agent's control flow, with a scripted fake model (no model quality is tested here)."""
 
 import json
+import os
 import socket
 from pathlib import Path
 
@@ -352,3 +353,17 @@ def test_a_forecast_for_a_ward_nobody_named_runs_the_plan(ctx):
     agent, _ = agent_with(ctx, route("forecast_beds", ward="ICU", days=7), "ok")
     turn = agent.ask("What's going to be the sticking point over the next few days?")
     assert [c.name for c in turn.tool_calls] == ["plan_beds"]
+
+
+def test_router_prompts_share_one_prefix_across_languages_and_name_only_schema_fields(ctx):
+    """The embedded server reuses the KV cache of the longest common prompt prefix: the
+    question's language and its nearest examples come after everything that stays the same,
+    and the tool list names no argument the route schema leaves to code (the dates)."""
+    agent, model = agent_with(ctx, route("none", reply="Hello."), route("none", reply="你好。"))
+    agent.ask("hi there")
+    agent.ask("你好")
+    en, zh = (str(c["messages"][0].content) for c in model.calls)
+    assert "Today is" in en and "Write any reply in English" in en and "Chinese" in zh
+    shared = len(os.path.commonprefix([en, zh]))
+    assert en.index("Today is") < shared and shared > 0.9 * len(en.split("Write any reply")[0])
+    assert "start (" not in en and "    days (integer)" in en
