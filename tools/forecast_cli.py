@@ -93,6 +93,13 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             "SeasonalNaive, AutoETS, AutoTheta, AutoARIMA, DynamicOptimizedTheta, AutoCES); "
             "wardwise combines with AutoETS, AutoTheta, DynamicOptimizedTheta and AutoCES",
         ),
+        combination: str = typer.Option(
+            "auto",
+            help="how wardwise mixes the model with the statistical forecast, chosen on the "
+            "validation fold: global (one weight, one band factor), quantile (per level), "
+            "step-quantile (per step and level), or auto (the one two-fold cross-validation "
+            "across series picks on that fold)",
+        ),
     ) -> None:
         """Benchmark the baselines and the wardwise forecaster on the last HORIZON points.
 
@@ -102,6 +109,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         from tools.forecasting import bench  # heavy: torch, statsforecast
         from tools.forecasting import defaults as chosen  # heavy: pandas
         from tools.forecasting.baselines import BASELINES  # heavy: statsforecast
+        from tools.forecasting.combination import SCHEMES
         from tools.forecasting.data import SeriesError  # heavy: pandas
 
         _threads(threads)
@@ -142,8 +150,13 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
                 unknown = sorted(set(methods) - set(BASELINES))
                 if unknown or not methods:
                     _fail(f"--baselines takes names from {', '.join(BASELINES)}; got {baselines!r}")
+            if combination not in ("auto", *SCHEMES):
+                _fail(
+                    f"--combination takes auto or one of {', '.join(SCHEMES)}; got {combination!r}"
+                )
             common: dict[str, Any] = dict(
                 name=data.name,
+                combination=combination,
                 methods=methods,
                 horizon=horizon,
                 season=season,

@@ -23,12 +23,15 @@ statistical models AutoETS, AutoTheta, DynamicOptimizedTheta and AutoCES (AutoAR
 ten times their time and, measured on the Monash validation fold, adds nothing to the
 combination). How is chosen on a validation fold carved from the training part only (the
 last ``horizon`` points before the hold-out): the torch models are trained on the data
-before it, the statistical models are fitted on it, and the weight of the model's quantiles
-against theirs (0 to 1 in steps of 0.1) and one widening/narrowing factor of the P10..P90
-band (to reach 80% coverage on that fold) are chosen there. The models are then retrained
-on the whole training part and combined with the statistical forecasts of the table, with
-that weight and factor. Its seconds include both trainings and all the statistical fits it
-uses.
+before it, the statistical models are fitted on it, and a
+:class:`~tools.forecasting.combination.Combination` is chosen there: the model's weight
+against the statistical forecast (0 to 1 in steps of 0.1) and the band factors, either one
+of each (``global``: the weight by mean MASE, the P10..P90 band to 80% coverage), one per
+quantile level (``quantile``), or one weight per step and level (``step-quantile``), each
+level by its own scaled quantile loss; ``auto`` (the default) takes the scheme that
+two-fold cross-validation across the fold's series scores best. The models are then
+retrained on the whole training part and combined with the statistical forecasts of the
+table as chosen. Its seconds include both trainings and all the statistical fits it uses.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from tools.forecasting import baselines
+from tools.forecasting.combination import Combination
+from tools.forecasting.combination import fit as fit_combination
 from tools.forecasting.data import Dataset, read_series, split
 from tools.forecasting.metrics import QUANTILES, coverage, mase, mase_scale, pinball, smape
 from tools.forecasting.training import ContextEnsemble, ModelConfig, default_context
@@ -47,8 +52,6 @@ Q3 = (0.1, 0.5, 0.9)
 I10, I50, I90 = QUANTILES.index(0.1), QUANTILES.index(0.5), QUANTILES.index(0.9)
 COMBINE_WITH = ("AutoETS", "AutoTheta", "DynamicOptimizedTheta", "AutoCES")
 FEV_ENSEMBLE_OF = ("AutoETS", "AutoARIMA", "DynamicOptimizedTheta", "AutoCES")
-WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
-WIDTHS = tuple(round(0.5 + 0.05 * i, 2) for i in range(31))
 
 
 @dataclass
@@ -130,14 +133,6 @@ def score(
     )
 
 
-def _mean_mase(train: Dataset, test: list[np.ndarray], p50: np.ndarray, season: int) -> float:
-    return float(np.mean([mase(y, p50[i], train.series[i].y, season) for i, y in enumerate(test)]))
-
-
-def _mean_cov(test: list[np.ndarray], lo: np.ndarray, hi: np.ndarray) -> float:
-    return float(np.mean([coverage(y, lo[i], hi[i]) for i, y in enumerate(test)]))
-
-
 def combine(
     nn_q: np.ndarray, stats: baselines.Forecast | None, weight: float, width: float
 ) -> np.ndarray:
@@ -152,36 +147,18 @@ def combine(
     Returns:
         The combined quantiles, shape (n_series, h, 9), sorted.
     """
-    q = nn_q if stats is None or weight >= 1 else weight * nn_q + (1 - weight) * stats.q
-    med = q[..., I50 : I50 + 1]
-    lo = np.maximum(med - width * np.maximum(med - q[..., :I50], 0), 0)
-    hi = med + width * np.maximum(q[..., I50 + 1 :] - med, 0)
-    return np.concatenate([lo, med, hi], axis=-1)
+    comb = Combination.constant(nn_q.shape[1], weight, width)
+    return comb.apply(nn_q, None if stats is None or weight >= 1 else stats.q)
 
 
-def choose(
-    train: Dataset,
-    test: list[np.ndarray],
-    nn_q: np.ndarray,
-    stats: baselines.Forecast | None,
-    season: int,
-    target: float = 0.8,
-) -> tuple[float, float]:
-    """The model weight (lowest mean MASE) and band factor (coverage nearest ``target``)."""
-    weights = WEIGHTS if stats is not None else (1.0,)
-    best = min(
-        weights,
-        key=lambda w: (
-            round(_mean_mase(train, test, combine(nn_q, stats, w, 1.0)[..., I50], season), 6),
-            -w,
-        ),
-    )
-    cov = {}
-    for k in WIDTHS:
-        q = combine(nn_q, stats, best, k)
-        cov[k] = _mean_cov(test, q[..., I10], q[..., I90])
-    width = min(WIDTHS, key=lambda k: (abs(cov[k] - target), k))
-    return best, width
+def _scales(train: Dataset, season: int) -> np.ndarray:
+    """Per series, the MASE scale of its training part (the Monash fallbacks)."""
+    return np.array([mase_scale(s.y, season) for s in train.series])
+
+
+def _band(comb: Combination) -> float:
+    """The P10/P90 band factor (their mean when they differ), the one number a table shows."""
+    return round(float((comb.width[I10] + comb.width[I90]) / 2), 3)
 
 
 def holdout(data: Dataset, horizon: int) -> Dataset:
@@ -201,6 +178,7 @@ def forecast_all(
     methods: tuple[str, ...] = baselines.BASELINES,
     max_history: int | None = None,
     min_train: int | None = None,
+    combination: str = "auto",
     progress: bool = True,
     log=None,
 ) -> Forecasts:
@@ -222,6 +200,9 @@ def forecast_all(
         methods: which baselines to run.
         max_history: fit the statistical models on at most this many last points.
         min_train: fewest observed training points a series needs (default: 2 * horizon).
+        combination: how the validation fold combines the model with the statistical
+            forecast (:data:`tools.forecasting.combination.SCHEMES`, or ``auto``: the scheme
+            that two-fold cross-validation across the fold's series picks).
         progress: show training progress bars.
         log: optional callable for progress messages.
     """
@@ -251,10 +232,14 @@ def forecast_all(
             vtrain, horizon, season, COMBINE_WITH, max_history=max_history, log=say
         )
         vstats = baselines.mean_forecast([vfits[m] for m in COMBINE_WITH]).clipped()
-    weight, width = choose(vtrain, vtest, vq, vstats, season)
-    _, nn_width_alone = choose(vtrain, vtest, vq, None, season)
+    vy, vscale = np.stack(vtest), _scales(vtrain, season)
+    comb = fit_combination(vq, None if vstats is None else vstats.q, vy, vscale, combination)
+    nn_comb = fit_combination(vq, None, vy, vscale, combination)
     val_seconds = time.perf_counter() - t0
-    say(f"validation: model weight {weight}, band factor {width}")
+    say(
+        f"validation: {comb.scheme} combination, model weight (P50) {comb.mean_weight}, "
+        f"band factors {comb.to_json()['width_by_level']}"
+    )
 
     t1 = time.perf_counter()
     say(f"training the {cfg.arch} model (contexts {contexts}) on {len(train)} series")
@@ -265,17 +250,18 @@ def forecast_all(
     if all(m in stats for m in COMBINE_WITH):
         ens = baselines.mean_forecast([stats[m] for m in COMBINE_WITH]).clipped()
         out["wardwise-stats"] = ens
-    out["wardwise-nn"] = baselines.Forecast(combine(q, None, 1.0, nn_width_alone), nn_seconds)
-    used_stats = ens is not None and weight < 1
+    out["wardwise-nn"] = baselines.Forecast(nn_comb.apply(q, None), nn_seconds)
+    used_stats = ens is not None and bool((comb.weight < 1).any())
     sec = nn_seconds + val_seconds + (ens.seconds if used_stats and ens is not None else 0.0)
-    out["wardwise"] = baselines.Forecast(combine(q, ens, weight, width), sec)
+    out["wardwise"] = baselines.Forecast(comb.apply(q, None if ens is None else ens.q), sec)
     notes = {
         "model": cfg.to_dict(),
         "contexts": list(contexts),
         "device": str(model.device),
-        "weight": weight,
-        "band_factor": width,
-        "nn_band_factor": nn_width_alone,
+        "weight": comb.mean_weight,
+        "band_factor": _band(comb),
+        "nn_band_factor": _band(nn_comb),
+        "combination": comb.to_json(),
         "max_history": max_history,
     }
     return Forecasts(train, test, out, notes)

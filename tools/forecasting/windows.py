@@ -5,8 +5,8 @@ lies ``horizon + (n - w) * step`` points before each series' end (fev's integer 
 Monash hospital, h = 12, 4 windows 12 apart, the cutoffs are at -48, -36, -24 and -12
 months). Each window is one :func:`tools.forecasting.bench.forecast_all` on the series cut
 just after that window, so everything wardwise chooses (the context cap, the model weight,
-the band factor) is chosen on its validation fold, the ``horizon`` points before the cutoff:
-no window's targets are seen before they are scored.
+the band factors, the combination scheme) is chosen on its validation fold, the ``horizon``
+points before the cutoff: no window's targets are seen before they are scored.
 
 Scores per window, fev's definitions (:func:`~tools.forecasting.metrics.panel_mase`,
 :func:`~tools.forecasting.metrics.panel_sql`), then averaged over windows as fev-bench does:
@@ -192,7 +192,8 @@ def evaluate(
             per_method.setdefault(method, []).append(sc)
         n_series.append(len(fc.train))
         skipped.append(len(fc.train.skipped))
-        note = {k: fc.notes[k] for k in ("contexts", "weight", "band_factor", "nn_band_factor")}
+        keys = ("contexts", "weight", "band_factor", "nn_band_factor", "combination")
+        note = {k: fc.notes[k] for k in keys}
         note["first_target"] = next(iter(scores.values())).first_target
         note["wall_seconds"] = round(time.perf_counter() - t0, 1)
         note["cpu_seconds"] = round(time.process_time() - c0, 1)
@@ -267,7 +268,8 @@ def format_table(result: WindowsResult) -> str:
     lines.append(f"wall time {result.wall_seconds:.0f} s")
     for w, note in enumerate(result.notes, start=1):
         lines.append(
-            f"window {w}: model weight {note['weight']}, band factor {note['band_factor']}, "
+            f"window {w}: {note['combination']['scheme']} combination, model weight (P50) "
+            f"{note['weight']}, P10/P90 band factor {note['band_factor']}, "
             f"contexts {note['contexts']}, {note['wall_seconds']:.0f} s wall, "
             f"{note['cpu_seconds']:.0f} s CPU ({note['device']})"
         )
