@@ -382,6 +382,28 @@ class Agent:
         )
         return msg
 
+    def warm(self) -> None:
+        """Evaluate the router prompt's shared prefix once, so the first staff question pays
+        only for its own tokens (the embedded server keeps the last prompt's KV cache; a cold
+        prefix costs ~30 s on 2 cores). A failure is only logged: a turn reports a dead server."""
+        if self.mode != "route":
+            return
+        turn = Turn(question="hello")
+        system = self._prompt(
+            "router",
+            tools=self._tools,
+            error=None,
+            language=turn.language,
+            examples=self._examples_for(turn),
+            **self._context(),
+        )
+        try:
+            self.model.invoke(
+                [SystemMessage(system), HumanMessage(turn.question)], **token_limit(1)
+            )
+        except Exception as e:  # noqa: BLE001 - warming is best effort
+            log.warning("warming the router prompt failed: %s", type(e).__name__)
+
     def decide(self, turn: Turn, history: list[BaseMessage], error: str | None) -> Decision:
         if self.mode == "route":
             system = self._prompt(

@@ -367,3 +367,14 @@ def test_router_prompts_share_one_prefix_across_languages_and_name_only_schema_f
     shared = len(os.path.commonprefix([en, zh]))
     assert en.index("Today is") < shared and shared > 0.9 * len(en.split("Write any reply")[0])
     assert "start (" not in en and "    days (integer)" in en
+
+
+def test_warming_sends_the_router_prefix_once_and_survives_a_dead_server(ctx):
+    agent, model = agent_with(ctx, "ok", route("none", reply="Hello."))
+    agent.warm()
+    agent.ask("hi there")
+    warm, first = (str(c["messages"][0].content) for c in model.calls)
+    assert model.calls[0]["kwargs"]["max_tokens"] == 1
+    assert os.path.commonprefix([warm, first]) == warm  # same prompt, same language
+    dead, _ = agent_with(ctx, ConnectionError("refused"))
+    dead.warm()  # logged, not raised
