@@ -72,12 +72,27 @@ _CHANGE_HINT = re.compile(
 )
 
 
+# Words that ask for what only the hospital-wide plan does (besides changes and staff).
+_PLAN_WORDS = re.compile(
+    r"\b(?:plans?|planning|transfers?|surge|allocat\w*|apply|adopt|bottlenecks?|limit\w*|short)\b"
+    r"|计划|方案|调配|转|瓶颈|限制|全院|各病区|缺",
+    re.I,
+)
+
+
 def reroute(tool: str, question: str, resolver: WardResolver, previous: str | None = None) -> str:
-    """The tool a question needs when the router chose a ward forecast for what only the plan
-    answers: a change to try (staff off, beds closed), nurses or shifts (the forecast counts
-    beds only), or a question about no ward at all ("what's the bottleneck this weekend?",
-    "where are we short?": neither it nor the previous question names one, so a ward the model
-    wrote is its own guess, and the plan answers for every ward)."""
+    """The tool a question needs when the router chose the other of the two bed tools.
+
+    A ward forecast goes to the plan for what only the plan answers: a change to try (staff
+    off, beds closed), nurses or shifts (the forecast counts beds only), or a question about no
+    ward at all ("what's the bottleneck this weekend?", "where are we short?": neither it nor
+    the previous question names one, so a ward the model wrote is its own guess, and the plan
+    answers for every ward). The plan goes to the forecast for a question about one ward's beds
+    that asks for no change, no staff and nothing the plan does ("room on cardio Friday to
+    Sunday?"): the plan answers for every ward at once and says nothing of that ward's days.
+    """
+    if tool == "plan_beds":
+        return "forecast_beds" if _one_wards_beds(question, resolver) else tool
     if tool != "forecast_beds":
         return tool
     if is_what_if(question) or STAFFING.search(question):
@@ -87,6 +102,15 @@ def reroute(tool: str, question: str, resolver: WardResolver, previous: str | No
     if previous and resolver.resolve(previous).mentioned:
         return tool  # a follow-up ("and on Friday?") about the ward asked about before
     return "plan_beds"
+
+
+def _one_wards_beds(question: str, resolver: WardResolver) -> bool:
+    """The question names exactly one ward and asks nothing only the plan answers."""
+    found = resolver.resolve(question)
+    if found.status != "resolved" or found.source != "question" or len(set(found.mentioned)) != 1:
+        return False
+    asks_plan = (STAFFING, _CHANGE_HINT, _PLAN_WORDS)
+    return not (is_what_if(question) or any(p.search(question) for p in asks_plan))
 
 
 @dataclass

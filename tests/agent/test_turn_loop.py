@@ -355,6 +355,24 @@ def test_a_forecast_for_a_ward_nobody_named_runs_the_plan(ctx):
     assert [c.name for c in turn.tool_calls] == ["plan_beds"]
 
 
+@pytest.mark.parametrize(
+    ("question", "tool"),
+    [
+        ("Is there still room on cardiology come Tuesday?", "forecast_beds"),
+        ("周二心内科还有床吗", "forecast_beds"),
+        ("Plan the beds for cardiology next week", "plan_beds"),  # the plan asked for
+        ("Cardiology is down two nurses tomorrow", "plan_beds"),  # staff
+        ("心内科和骨科周二还有床吗", "plan_beds"),  # two wards: the plan answers for both
+    ],
+)
+def test_a_plan_for_one_wards_beds_runs_the_forecast(ctx, question, tool):
+    """The plan answers for every ward at once: a question about one ward's beds that asks
+    for no change, no staff and nothing the plan does is the forecast's."""
+    agent, _ = agent_with(ctx, route("plan_beds", days=7), "ok")
+    turn = agent.ask(question)
+    assert [c.name for c in turn.tool_calls] == [tool]
+
+
 def test_router_prompts_share_one_prefix_across_languages_and_name_only_schema_fields(ctx):
     """The embedded server reuses the KV cache of the longest common prompt prefix: the
     question's language and its nearest examples come after everything that stays the same,
