@@ -117,6 +117,7 @@ class Forecaster:
         self.trained_now = False
         self._models = None
         self._cache: dict[tuple[str, int], ForecastResult] = {}
+        self._panels: dict[str, tuple] = {}  # column -> (models, dataset, quantiles)
         self._lock = threading.Lock()  # concurrent first requests train the models once
 
     # ----------------------------------------------------------------- models
@@ -349,13 +350,32 @@ class Forecaster:
                 "ingest the ward's recent days",
             )
 
-    def _predict(self, models, ward_id: str, days: int):
+    def _panel(self, models, column: str, predict: bool = True):
+        """All the models' wards' daily ``column`` as one dataset and, with ``predict``, its
+        quantile forecast over the models' whole horizon, (n_wards, horizon, Q).
+
+        Both are computed once per loaded models (the hospital's history does not change
+        under a :class:`Forecaster`): the panel forecast does not depend on the ward or the
+        number of days asked about, so each question only slices it. Without ``predict`` the
+        quantiles may be None (not computed yet).
+        """
         from tools.forecasting.wards import ward_dataset  # heavy: torch
 
+        with self._lock:
+            hit = self._panels.get(column)
+            if hit is None or hit[0] is not models:
+                hit = (models, ward_dataset(self.hospital, models.wards, column), None)
+            if predict and hit[2] is None:
+                model = models.admissions if column == "admissions" else models.census
+                hit = (models, hit[1], model.predict(hit[1]))
+            self._panels[column] = hit
+            return hit[1], hit[2]
+
+    def _predict(self, models, ward_id: str, days: int):
         i = models.wards.index(ward_id)
-        adm = ward_dataset(self.hospital, models.wards, "admissions")
-        cen = ward_dataset(self.hospital, models.wards, "census")
-        adm_q = models.admissions.predict(adm)[i, :days]
+        adm, adm_all = self._panel(models, "admissions")
+        cen, cen_all = self._panel(models, "census", predict=False)
+        adm_q = adm_all[i, :days].copy()
         method = models.method[ward_id]
         c = cen.series[i].y
         if method == "flow" and np.isfinite(c[-1]):
@@ -365,7 +385,7 @@ class Forecaster:
             )
         else:
             method = "direct"
-            cq = models.census.predict(cen)[i, :days]
+            cq = self._panel(models, "census")[1][i, :days].copy()
         start = cen.series[i].index[-1] + pd.Timedelta(days=1)
 
         def rows(q):

@@ -21,7 +21,7 @@ from importlib import resources
 from typing import Any
 
 import yaml
-from jinja2 import Environment, StrictUndefined
+from jinja2 import Environment, StrictUndefined, Template
 
 from tools.numbers import plain
 from tools.result import LANGUAGES, Fact, Verdict
@@ -72,9 +72,16 @@ def _env(language: str) -> Environment:
     return env
 
 
+@cache
+def _template(language: str, key: str) -> Template:
+    """The template ``key`` of ``language``, compiled once per process (compiling is most of
+    a render's cost)."""
+    return _env(language).from_string(templates(language)[key])
+
+
 def _part(language: str, key: str, **variables: Any) -> str:
     """A part of a sentence (``_when``, ``_change.<kind>``), rendered in ``language``."""
-    return _env(language).from_string(templates(language)[key]).render(**variables).strip()
+    return _template(language, key).render(**variables).strip()
 
 
 @cache
@@ -86,8 +93,7 @@ def templates(language: str) -> dict[str, Any]:
 
 def render(language: str, verdict_id: str, **variables: Any) -> str:
     """The sentence of ``verdict_id`` in ``language``; a missing variable raises."""
-    source = templates(language)[verdict_id]
-    text = _env(language).from_string(source).render(language=language, **variables)
+    text = _template(language, verdict_id).render(language=language, **variables)
     text = " ".join(text.split())
     return text.replace("（ ", "（") if language == "zh" else text
 
