@@ -19,7 +19,7 @@ from knowledge.ddxplus import demo_records as ddxplus_demo_records
 from knowledge.deid import Deidentifier, load_key
 from knowledge.demo import generate
 from knowledge.records import read_cases, write_cases
-from knowledge.store import CaseIndex
+from knowledge.store import CaseIndex, RecentQueries
 from tools.forecast import CHECKPOINT, Forecaster
 from tools.plan_store import PlanStore
 from tools.registry import ToolContext
@@ -192,8 +192,9 @@ def build_agent(settings: Settings, log=print, caller: Caller | None = None):
 
 @cache
 def example_bank() -> ExampleBank:
-    """The packaged example bank, embedded once per process."""
-    return ExampleBank.load()
+    """The packaged example bank, embedded once per process; a question is embedded once per
+    turn (the vote and the router's examples share it)."""
+    return ExampleBank.load(RecentQueries())
 
 
 def agent_options(settings: Settings) -> dict:

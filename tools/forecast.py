@@ -118,6 +118,7 @@ class Forecaster:
         self._models = None
         self._cache: dict[tuple[str, int], ForecastResult] = {}
         self._panels: dict[str, tuple] = {}  # column -> (models, dataset, quantiles)
+        self._per_ward: dict[tuple[str, str], object] = {}  # (what, ward_id) -> value
         self._lock = threading.Lock()  # concurrent first requests train the models once
 
     # ----------------------------------------------------------------- models
@@ -262,7 +263,18 @@ class Forecaster:
             ToolError: unknown ward.
         """
         wid = self._ward(ward).ward_id
-        return (self.hospital.history(wid, "census").index.max() + pd.Timedelta(days=1)).date()
+        return self._once("first_day", wid, self._first_day)
+
+    def _once(self, what: str, ward_id: str, compute):
+        """``compute(ward_id)``, computed once per ward: the hospital's history does not
+        change under a :class:`Forecaster` (each turn used to filter it again)."""
+        key = (what, ward_id)
+        if key not in self._per_ward:
+            self._per_ward[key] = compute(ward_id)
+        return self._per_ward[key]
+
+    def _first_day(self, ward_id: str) -> date:
+        return (self.hospital.history(ward_id, "census").index.max() + pd.Timedelta(days=1)).date()
 
     def window(self, ward: str, start: date | None, days: int) -> ForecastResult:
         """The forecast for exactly ``days`` days from ``start`` (None: the first forecast
@@ -311,17 +323,36 @@ class Forecaster:
     def _scale(self, ward_id: str) -> float:
         """The MASE scale of the ward's backtest: the seasonal-naive (7-day) mean absolute
         error of its census before the backtest weeks, in beds."""
+        return self._once("scale", ward_id, self._compute_scale)
+
+    def _compute_scale(self, ward_id: str) -> float:
         s = self.hospital.history(ward_id, "census")
         y = s.reindex(pd.date_range(s.index.min(), s.index.max(), freq="D")).to_numpy(float)
         return mase_scale(y[: len(y) - self.config.backtest_days], 7)
 
     def _check_history(self, ward_id: str, days: int) -> None:
-        d = self.hospital.daily[self.hospital.daily.ward_id == ward_id]
-        if len(d) < MIN_HISTORY + days:
+        n, problem = self._once("history_check", ward_id, self._history_problem)
+        if n < MIN_HISTORY + days:
             raise ToolError(
                 "short_history",
-                f"{ward_id} has {len(d)} days of history; at least {MIN_HISTORY + days} are needed",
+                f"{ward_id} has {n} days of history; at least {MIN_HISTORY + days} are needed",
             )
+        if problem is not None:
+            raise ToolError(*problem)
+
+    def _history_problem(self, ward_id: str) -> tuple[int, tuple[str, str, str] | None]:
+        """The ward's days of history, and what is wrong with it whatever the horizon
+        (``(code, message, hint)`` of the first problem found, or None)."""
+        d = self.hospital.daily[self.hospital.daily.ward_id == ward_id]
+        if len(d) < MIN_HISTORY + 1:  # too short for any horizon: that is the answer
+            return len(d), None
+        try:
+            self._check_rows(ward_id, d)
+        except ToolError as e:
+            return len(d), (e.code, e.message, e.hint)
+        return len(d), None
+
+    def _check_rows(self, ward_id: str, d: pd.DataFrame) -> None:
         for col in ("admissions", "census"):
             if (d[col] < 0).any():
                 bad = d.loc[d[col] < 0, "date"].iloc[0]
