@@ -69,15 +69,40 @@ def _pattern(name: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])", flags)
 
 
+# What a case-insensitive ``re`` pattern of ASCII letters also matches beyond their two cases
+# (the re docs: "İ", "ı", "ſ" and the Kelvin sign); folded to ASCII before ``str.lower``.
+_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+
+
+def _needle(name: str) -> tuple[str, bool] | None:
+    """A substring any match of ``_pattern(name)`` must contain: ``(name, False)`` in the
+    text as it is, ``(name.lower(), True)`` in the folded text; None when there is no
+    cheap one (a case-insensitive name with letters outside ASCII)."""
+    if has_cjk(name) or name.isupper():
+        return name, False
+    if name.isascii():
+        return name.lower(), True
+    return None
+
+
 @cache
-def _compiled(names: tuple[str, ...]) -> tuple[tuple[str, re.Pattern[str]], ...]:
-    return tuple((n, _pattern(n)) for n in sorted(names, key=len, reverse=True))
+def _compiled(
+    names: tuple[str, ...],
+) -> tuple[tuple[str, re.Pattern[str], tuple[str, bool] | None], ...]:
+    return tuple((n, _pattern(n), _needle(n)) for n in sorted(names, key=len, reverse=True))
 
 
 def _spans(text: str, names: Iterable[str]) -> list[tuple[int, int, str]]:
-    """Non-overlapping matches of ``names`` in ``text``, longest names first."""
+    """Non-overlapping matches of ``names`` in ``text``, longest names first.
+
+    A name whose needle is not in the text cannot match and is not searched for: hundreds of
+    lexicon names, each a regex scan of the answer, were most of a turn's own CPU.
+    """
     taken: list[tuple[int, int, str]] = []
-    for name, pat in _compiled(tuple(names)):
+    folded = text.translate(_FOLD).lower()
+    for name, pat, needle in _compiled(tuple(names)):
+        if needle is not None and needle[0] not in (folded if needle[1] else text):
+            continue
         for m in pat.finditer(text):
             if not any(m.start() < e and s < m.end() for s, e, _ in taken):
                 taken.append((m.start(), m.end(), name))
