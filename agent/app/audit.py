@@ -40,6 +40,9 @@ records = sa.Table(
     sa.Column("hash", sa.String(64), nullable=False, unique=True),
 )
 STORE = db.Store("audit", _meta, baseline_tables=("audit",))
+# built once: a statement built per append (values inlined) cost more CPU than the insert
+_LAST_HASH = sa.select(records.c.hash).order_by(records.c.id.desc()).limit(1)
+_INSERT = records.insert()
 
 
 class AuditError(RuntimeError):
@@ -102,8 +105,7 @@ class AuditLog:
             with self._lock, self.engine.begin() as c:
                 if self.engine.dialect.name == "postgresql":
                     c.exec_driver_sql("LOCK TABLE audit IN SHARE ROW EXCLUSIVE MODE")
-                last = c.execute(sa.select(records.c.hash).order_by(records.c.id.desc()).limit(1))
-                prev = last.scalar() or GENESIS
+                prev = c.execute(_LAST_HASH).scalar() or GENESIS
                 row = {
                     "ts": datetime.now(UTC).isoformat(),
                     "kind": kind,
@@ -112,7 +114,7 @@ class AuditLog:
                     "payload": json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str),
                 }
                 h = _hash(prev, row)
-                c.execute(records.insert().values(**row, prev=prev, hash=h))
+                c.execute(_INSERT, {**row, "prev": prev, "hash": h})
                 return h
         except sa.exc.SQLAlchemyError as e:
             raise AuditError(f"the audit trail could not be written: {_reason(e)}") from e

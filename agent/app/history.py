@@ -38,6 +38,7 @@ turns = sa.Table(
     sa.Column("question", sa.Text, nullable=False),
     sa.Column("answer", sa.Text, nullable=False),
 )
+_INSERT = turns.insert()  # built once (a statement per append cost more CPU)
 STORE = db.Store("history", _meta, baseline_tables=("chat_turns",))
 DAY_S = 86_400.0
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dh])\s*$", re.I)
@@ -91,7 +92,7 @@ class ChatHistory:
             "answer": answer,
         }
         with self._lock, self.engine.begin() as c:
-            c.execute(turns.insert().values(**row))
+            c.execute(_INSERT, row)
 
     def recent(self, session: str, n: int) -> list[tuple[str, str]]:
         """The session's last ``n`` turns as ``(question, answer)``, oldest first."""
