@@ -16,8 +16,10 @@ Turn time is measured by the client. ``serve`` admits turns through its turn que
 seconds inside LLM calls as the turn reports them). ``overhead_share`` = (turn time - queue
 wait - model time) / turn time, summed over all answered turns: the share of a turn spent in
 Wardwise itself (HTTP, routing, tools, grounding, audit, history) rather than waiting for the
-model or for its turn. The queue takes ``WARDWISE_MAX_CONCURRENT_TURNS`` from the environment
-(``--model embedded``: 1 unless set) and, unless set, a depth of ``--sessions`` so that the
+model or for its turn. ``serve_cpu_ms_per_turn`` is the CPU the serve process used while the
+sessions ran (``/proc``; absent elsewhere), per answered turn: Wardwise's own work, the
+tools and the model client, whatever the other jobs on the machine do to wall time.
+The queue takes ``WARDWISE_MAX_CONCURRENT_TURNS`` from the environment (``--model embedded``: 1 unless set) and, unless set, a depth of ``--sessions`` so that the
 bench measures waiting, not refusal; refused turns (429) count as lost and as ``refused``. The serve process writes its audit and history to a temporary folder
 (the bench never touches the real audit trail); the chain is verified at the end.
 """
@@ -173,6 +175,15 @@ def _bench_user(users_url: str) -> str:
     return token
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``), else None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -237,6 +248,7 @@ def run_load(
     cmd = [sys.executable, "-m", "ui.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     outcomes: list[Outcome] = []
     serve = None
+    cpu: list[float | None] = [None, None]
     try:
         log(f"starting wardwise serve on {url} (model: {model}) ...")
         try:
@@ -266,10 +278,12 @@ def run_load(
             threading.Thread(target=_session, args=(url, asks, start, timeout, outcomes, token))
             for asks in plan
         ]
+        cpu[0] = _cpu_seconds(serve.pid)
         for t in threads:
             t.start()
         for t in threads:
             t.join()
+        cpu[1] = _cpu_seconds(serve.pid)
     finally:
         if serve is not None:
             serve.stop(grace=30)
@@ -301,6 +315,11 @@ def run_load(
         "misrouted": kinds.count("misrouted"),
         "llm_p50_s": round(float(np.median([o.llm_seconds for o in answered] or [np.nan])), 3),
         "refused": sum(1 for o in outcomes if o.status == 429),
+        "serve_cpu_ms_per_turn": (
+            round(1000 * (cpu[1] - cpu[0]) / len(answered), 1)
+            if cpu[0] is not None and cpu[1] is not None and answered
+            else None
+        ),
         "lost_why": _why_lost(outcomes, kinds),
         "audit_records": records,
         "audit_chain": "intact" if audit_ok else "BROKEN",
