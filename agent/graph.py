@@ -78,7 +78,7 @@ ANSWER_MODES = ("verdicts", "model")
 # questions are left to the router: "Mr X, MRN 123, chest pain: similar cases?" sits close to
 # the identity examples but is a fair symptom search (its identifiers never reach the audit).
 REFUSED = ("phi", "unsafe", "injection", "off_topic")
-PRE_EMPTED = ("injection", "off_topic")
+PRE_EMPTED = ("injection", "off_topic", "smalltalk")
 OVERRIDE_CONFIDENCE = 0.75
 EXAMPLES_SHOWN = 2
 # Examples written without spaces: fewer prompt tokens, and the model imitates them (fewer
@@ -508,7 +508,12 @@ class Agent:
                 answer = self._prompt("refusal", kind=refused, language=turn.language)
                 turn.route = {"label": refused, "confidence": 1.0, "by": "code"}
             elif vote is not None and vote[0] in PRE_EMPTED and vote[1] >= OVERRIDE_CONFIDENCE:
-                answer = self._prompt("refusal", kind=vote[0], language=turn.language)
+                kind = vote[0]  # a greeting or thanks gets what Wardwise can do
+                answer = (
+                    self._prompt("capabilities", language=turn.language)
+                    if kind == "smalltalk"
+                    else self._prompt("refusal", kind=kind, language=turn.language)
+                )
                 turn.route["by"] = "code"
             for _ in range(self.max_steps if answer is None else 0):
                 decision = self.decide(turn, history, error)

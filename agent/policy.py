@@ -74,8 +74,9 @@ _CHANGE_HINT = re.compile(
 
 # Words that ask for what only the hospital-wide plan does (besides changes and staff).
 _PLAN_WORDS = re.compile(
-    r"\b(?:plans?|planning|transfers?|surge|allocat\w*|apply|adopt|bottlenecks?|limit\w*|short)\b"
-    r"|计划|方案|调配|转|瓶颈|限制|全院|各病区|缺",
+    r"\b(?:plans?|planning|transfers?|surge|allocat\w*|apply|adopt|bottlenecks?|limit\w*|short"
+    r"|hospital|everywhere|across|all wards|every ward)\b"
+    r"|计划|方案|调配|转|瓶颈|限制|全院|医院|各病区|所有病区|缺",
     re.I,
 )
 
@@ -92,7 +93,12 @@ def reroute(tool: str, question: str, resolver: WardResolver, previous: str | No
     Sunday?"): the plan answers for every ward at once and says nothing of that ward's days.
     """
     if tool == "plan_beds":
-        return "forecast_beds" if _one_wards_beds(question, resolver) else tool
+        if _one_wards_beds(question, resolver):
+            return "forecast_beds"
+        if previous and _asks_no_plan(question) and not resolver.resolve(question).mentioned:
+            # "same question for the next 14 days", after one ward's beds were asked about
+            return "forecast_beds" if _one_wards_beds(previous, resolver) else tool
+        return tool
     if tool != "forecast_beds":
         return tool
     if is_what_if(question) or STAFFING.search(question):
@@ -109,8 +115,14 @@ def _one_wards_beds(question: str, resolver: WardResolver) -> bool:
     found = resolver.resolve(question)
     if found.status != "resolved" or found.source != "question" or len(set(found.mentioned)) != 1:
         return False
+    return _asks_no_plan(question)
+
+
+def _asks_no_plan(question: str) -> bool:
+    """No change to try, no staff and nothing else only the plan answers."""
     asks_plan = (STAFFING, _CHANGE_HINT, _PLAN_WORDS)
-    return not (is_what_if(question) or any(p.search(question) for p in asks_plan))
+    words = question.replace("多少", "")  # "how many": not 多 (more) nor 少 (fewer)
+    return not (is_what_if(question) or any(p.search(words) for p in asks_plan))
 
 
 @dataclass

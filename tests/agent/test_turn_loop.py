@@ -396,3 +396,24 @@ def test_warming_sends_the_router_prefix_once_and_survives_a_dead_server(ctx):
     assert os.path.commonprefix([warm, first]) == warm  # same prompt, same language
     dead, _ = agent_with(ctx, ConnectionError("refused"))
     dead.warm()  # logged, not raised
+
+
+def test_a_follow_up_about_one_wards_beds_sent_to_the_plan_runs_the_forecast(ctx):
+    agent, _ = agent_with(
+        ctx, route("forecast_beds", ward="ORTH", days=7), "ok", route("plan_beds", days=14), "ok"
+    )
+    agent.ask("Is orthopaedics going to be busy next week?", session_id="s")
+    turn = agent.ask("And the same for the next 14 days?", session_id="s")
+    assert [c.name for c in turn.tool_calls] == ["forecast_beds"]
+    assert turn.tool_calls[0].arguments["ward"] == "ORTH"
+
+
+def test_a_greeting_gets_what_wardwise_can_do_without_a_model_call(ctx):
+    from agent.runtime import example_bank
+
+    model = ScriptedChatModel(script=[])
+    agent = Agent(model, ctx, dialect="llama-cpp", today=END, examples=example_bank())
+    for question, marker in (("Good morning! What can you do?", "forecast"), ("谢谢你", "预测")):
+        turn = agent.ask(question)
+        assert marker in turn.answer and not turn.tool_calls and not model.calls
+        assert turn.route["by"] == "code"
