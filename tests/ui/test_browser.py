@@ -42,6 +42,9 @@ def page_url(live_settings, embedded_llm, tmp_path_factory):
         "WARDWISE_LLM_DIALECT": "llama-cpp",
         "WARDWISE_PORT": str(port),
         "GRADIO_ANALYTICS_ENABLED": "False",
+        # one turn at a time, as with the embedded model `up` starts itself (8 by default
+        # with WARDWISE_LLM_URL): the two-user test sees the queue
+        "WARDWISE_MAX_CONCURRENT_TURNS": "1",
     }
     log = open(tmp_path_factory.mktemp("page") / "page.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
@@ -153,6 +156,53 @@ def test_page_answers_in_chinese_and_english_grounded(page_url, browser, live_se
         assert report.grounded, (answer, report.ungrounded)
     assert page.locator("#fan-chart").is_visible()
     page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
+
+
+QUEUED = re.compile(r"前面还有 \d+ 个问题[^\n]*|\d+ questions? ahead of yours[^\n]*")
+
+
+def test_two_signed_in_users_see_the_queue(page_url, browser, live_settings):
+    """One model turn at a time: while one user's question runs, the other signed-in user's
+    page shows its place in the queue and an estimate (in the question's language), and then
+    both get their answers."""
+    from agent.runtime import open_audit
+
+    audit = open_audit(live_settings)
+    ensure_user(live_settings, "zhou.min", "bed_manager")
+    ARTIFACTS.mkdir(exist_ok=True)
+    pages = []
+    for name in ("li.na", "zhou.min"):
+        page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+        page.goto(page_url)
+        sign_in(page, name)
+        page.locator("#question textarea").wait_for(timeout=60_000)
+        assert name in page.locator("#whoami").inner_text()
+        pages.append(page)
+    turns = _turns(audit)
+    questions = ("Is there room on orthopaedics this Friday?", "周六心内科还有空床吗？")
+    for page, question in zip(pages, questions, strict=True):
+        page.locator("#question textarea").fill(question)
+        page.locator("#send").click()
+    seen: dict[int, str] = {}
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and not seen:
+        for i, page in enumerate(pages):
+            found = QUEUED.search(page.locator("#chat").inner_text())
+            if found and not seen:
+                seen[i] = found.group(0)
+                page.screenshot(path=str(ARTIFACTS / "queue-waiting.png"), full_page=True)
+                other = pages[1 - i]  # the user whose question is running
+                other.screenshot(path=str(ARTIFACTS / "queue-running.png"), full_page=True)
+        time.sleep(0.25)
+    assert seen, "neither page showed its place in the queue"
+    (waiting,) = seen
+    assert ("前面还有" in seen[waiting]) == (waiting == 1)  # in the question's language
+    while time.monotonic() < deadline and _turns(audit) < turns + 2:
+        time.sleep(0.5)
+    assert _turns(audit) >= turns + 2, "both questions are answered"
+    for page in pages:
+        time.sleep(2)  # the last chunk reaches the page after the audit record
+        assert not QUEUED.search(page.locator("#chat .message.bot").last.inner_text())
 
 
 def test_sign_in_wrong_password_and_expired_session(browser, ctx, tmp_path):
