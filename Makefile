@@ -125,7 +125,7 @@ $(CACHE)/hf/$(VLLM_MODEL)/.wardwise-source-sha256: | $(VLLM_VENV)/.installed-$(V
 	TQDM_DISABLE=1 $(VLLM_VENV)/bin/python -m agent.hf_export --model $(VLLM_MODEL) --cache $(CACHE)
 
 test: setup browser-deps promptfoo-deps vllm-deps lint
-	$(BIN)/python -m pytest -q -rs
+	$(BIN)/python -m pytest -q -rs --durations=20
 
 test-fast: $(VENV)/.installed
 	$(BIN)/python -m pytest -q -m "not slow"

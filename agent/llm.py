@@ -28,10 +28,20 @@ class LLMUnavailable(RuntimeError):
     """The model server cannot be reached or started; the message says what to do."""
 
 
+# An idle pooled connection is closed by the client before the server closes it: uvicorn (the
+# llama-cpp-python server, vLLM, the fake model server) drops idle connections after 5 s,
+# httpx keeps them 5 s too, and a request sent on a connection the server is closing at that
+# moment fails with "Server disconnected" (no retries here, so the turn would fail with 503).
+KEEPALIVE_S = 2.0
+
+
 def make_chat_model(settings: Settings, base_url: str, model: str | None = None):
-    """A LangChain chat model on an OpenAI-compatible server (temperature 0, no retries)."""
+    """A LangChain chat model on an OpenAI-compatible server (temperature 0, no retries: a
+    dead or hung server is reported at once, not after the client's back-off)."""
+    import httpx
     from langchain_openai import ChatOpenAI
 
+    limits = httpx.Limits(keepalive_expiry=KEEPALIVE_S)
     return ChatOpenAI(
         base_url=base_url,
         api_key=settings.llm_api_key,
@@ -40,6 +50,8 @@ def make_chat_model(settings: Settings, base_url: str, model: str | None = None)
         timeout=settings.llm_timeout,
         max_retries=0,
         stream_usage=True,
+        http_client=httpx.Client(limits=limits, timeout=settings.llm_timeout),
+        http_async_client=httpx.AsyncClient(limits=limits, timeout=settings.llm_timeout),
     )
 
 
