@@ -212,3 +212,18 @@ def test_allocate_prints_the_verdicts_and_plans_from_a_start_day():
     )
     bad = runner.invoke(app, ["allocate", "--start", "friday"])
     assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
+
+
+def test_the_solver_banner_never_reaches_stdout():
+    """HiGHS prints a banner to the C-level stdout on a process's first ``Highs`` object; the
+    day-by-day windows check makes one too, and its banner broke ``wardwise eval --json``."""
+    import subprocess
+    import sys
+
+    code = (
+        "from tools.allocation.decompose import _classes_fit\n"
+        "print('fits' if _classes_fit([2, 2, 2], 3, [], 2) else 'no')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() in ("fits", "no") and "HiGHS" not in out.stdout, out.stdout

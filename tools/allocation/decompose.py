@@ -20,7 +20,7 @@ import pulp
 from tools.allocation.instance import Instance
 from tools.allocation.model import Formulation, build
 from tools.allocation.solution import Solution, read
-from tools.allocation.solver import Outcome, solve
+from tools.allocation.solver import Outcome, solve, swallow_highs_banner
 
 
 @dataclass
@@ -160,6 +160,7 @@ def _classes_fit(used: list[int], head: int, absent: list, M: int) -> bool:
         for c, (n, _) in enumerate(classes):
             for t0 in range(T - M):
                 prob += pulp.lpSum(y[c, t] for t in range(t0, t0 + M + 1)) <= M * n
+    swallow_highs_banner()  # the first Highs object of a process prints to stdout
     prob.solve(pulp.HiGHS(msg=False))
     return prob.status == pulp.LpStatusOptimal
 

@@ -155,7 +155,7 @@ _HIGHS_STATUS = {
 _banner_done = False
 
 
-def _swallow_highs_banner() -> None:
+def swallow_highs_banner() -> None:
     """HiGHS prints a copyright banner to the C-level stdout the first time a ``Highs``
     object is made in a process, whatever its options; it would corrupt ``--json`` output.
     Make that first object with file descriptor 1 pointed at /dev/null."""
@@ -182,7 +182,7 @@ def _solve_highs(prob: pulp.LpProblem, time_limit: float, gap_rel: float) -> Out
         raise ToolError(
             "solver_unavailable", "the HiGHS solver (highspy) is not installed", hint="use cbc"
         )
-    _swallow_highs_banner()
+    swallow_highs_banner()
     t0 = time.perf_counter()
     prob.solve(cmd)
     seconds = time.perf_counter() - t0
