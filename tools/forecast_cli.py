@@ -94,7 +94,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             "wardwise combines with AutoETS, AutoTheta, DynamicOptimizedTheta and AutoCES",
         ),
         combination: str = typer.Option(
-            "auto",
+            "global",
             help="how wardwise mixes the model with the statistical forecast, chosen on the "
             "validation fold: global (one weight, one band factor), quantile (per level), "
             "step-quantile (per step and level), or auto (the one two-fold cross-validation "

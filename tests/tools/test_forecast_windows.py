@@ -252,6 +252,8 @@ def test_bench_forecast_windows_command(tmp_path):
     assert bad.exit_code == 2 and "--step needs --windows" in bad.output
     bad = CliRunner().invoke(app, [*args, "--baselines", "AutoETS,Prophet"])
     assert bad.exit_code == 2 and "--baselines takes names from" in bad.output
+    bad = CliRunner().invoke(app, [*args, "--combination", "best"])
+    assert bad.exit_code == 2 and "--combination takes auto or one of" in bad.output
 
 
 def test_daily_windows_cut_on_dates_and_no_choice_sees_past_its_cutoff(monkeypatch):

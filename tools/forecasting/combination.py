@@ -16,7 +16,10 @@ Schemes (how much the fold may choose):
 :func:`fit` with ``scheme="auto"`` picks the scheme by two-fold cross-validation across
 series on the same fold: each scheme is fitted on half the series and scored (SQL) on the
 other half, both ways round; the scheme with the lower held-out SQL is then fitted on all
-the series. A flexible scheme that only fits the fold's noise loses there.
+the series. A flexible scheme that only fits the fold's noise loses there; a shift that
+every series shares in the fold's year (a common shock) it cannot see, since both halves
+have it. On the Monash windows that is what happened (docs/forecasting.md), so the bench's
+default is ``global``.
 
     comb = fit(vq, vstats_q, vtest, scales, scheme="auto")
     q = comb.apply(nn_q, stats_q)          # (n_series, h, 9), sorted
