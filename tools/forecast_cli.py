@@ -109,7 +109,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         from tools.forecasting import bench  # heavy: torch, statsforecast
         from tools.forecasting import defaults as chosen  # heavy: pandas
         from tools.forecasting.baselines import BASELINES  # heavy: statsforecast
-        from tools.forecasting.combination import SCHEMES
+        from tools.forecasting.combination import SCHEMES  # heavy: numpy
         from tools.forecasting.data import SeriesError  # heavy: pandas
 
         _threads(threads)
