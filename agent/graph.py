@@ -389,14 +389,7 @@ class Agent:
         if self.mode != "route":
             return
         turn = Turn(question="hello")
-        system = self._prompt(
-            "router",
-            tools=self._tools,
-            error=None,
-            language=turn.language,
-            examples=self._examples_for(turn),
-            **self._context(),
-        )
+        system = self._router_prompt(turn, None)
         try:
             self.model.invoke(
                 [SystemMessage(system), HumanMessage(turn.question)], **token_limit(1)
@@ -404,16 +397,20 @@ class Agent:
         except Exception as e:  # noqa: BLE001 - warming is best effort
             log.warning("warming the router prompt failed: %s", type(e).__name__)
 
+    def _router_prompt(self, turn: Turn, error: str | None) -> str:
+        """The router's system prompt for this turn (shared prefix first, see router.j2)."""
+        return self._prompt(
+            "router",
+            tools=self._tools,
+            error=error,
+            language=turn.language,
+            examples=self._examples_for(turn),
+            **self._context(),
+        )
+
     def decide(self, turn: Turn, history: list[BaseMessage], error: str | None) -> Decision:
         if self.mode == "route":
-            system = self._prompt(
-                "router",
-                tools=self._tools,
-                error=error,
-                language=turn.language,
-                examples=self._examples_for(turn),
-                **self._context(),
-            )
+            system = self._router_prompt(turn, error)
             msgs = [SystemMessage(system), *history, HumanMessage(turn.question)]
             fmt = response_format(self._schema, self.dialect)
             msg = self._timed(

@@ -93,11 +93,13 @@ def reroute(tool: str, question: str, resolver: WardResolver, previous: str | No
     Sunday?"): the plan answers for every ward at once and says nothing of that ward's days.
     """
     if tool == "plan_beds":
-        if _one_wards_beds(question, resolver):
+        if not _asks_no_plan(question):
+            return tool
+        found = resolver.resolve(question)
+        if _names_one_ward(found):
             return "forecast_beds"
-        if previous and _asks_no_plan(question) and not resolver.resolve(question).mentioned:
-            # "same question for the next 14 days", after one ward's beds were asked about
-            return "forecast_beds" if _one_wards_beds(previous, resolver) else tool
+        if previous and not found.mentioned and _one_wards_beds(previous, resolver):
+            return "forecast_beds"  # "same question for the next 14 days", after one ward's
         return tool
     if tool != "forecast_beds":
         return tool
@@ -110,12 +112,16 @@ def reroute(tool: str, question: str, resolver: WardResolver, previous: str | No
     return "plan_beds"
 
 
+def _names_one_ward(found: WardResolution) -> bool:
+    """The question's own words name exactly one ward."""
+    return (
+        found.status == "resolved" and found.source == "question" and len(set(found.mentioned)) == 1
+    )
+
+
 def _one_wards_beds(question: str, resolver: WardResolver) -> bool:
     """The question names exactly one ward and asks nothing only the plan answers."""
-    found = resolver.resolve(question)
-    if found.status != "resolved" or found.source != "question" or len(set(found.mentioned)) != 1:
-        return False
-    return _asks_no_plan(question)
+    return _asks_no_plan(question) and _names_one_ward(resolver.resolve(question))
 
 
 def _asks_no_plan(question: str) -> bool:
