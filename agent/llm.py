@@ -92,6 +92,7 @@ class EmbeddedServer(LocalServer):
         chat_format: str | None = None,
         log_path: Path | None = None,
         prompt_cache_mb: int = 0,
+        draft_tokens: int = 0,
     ):
         super().__init__(port, log_path)
         self.model_file = Path(model_file)
@@ -100,6 +101,7 @@ class EmbeddedServer(LocalServer):
         self.n_ctx = n_ctx
         self.chat_format = chat_format
         self.prompt_cache_mb = prompt_cache_mb
+        self.draft_tokens = draft_tokens
 
     def command(self) -> list[str]:
         """``python -m llama_cpp.server`` with the model, alias, port, context and threads."""
@@ -120,6 +122,11 @@ class EmbeddedServer(LocalServer):
             # (the model itself keeps only the last prompt's)
             cmd += ["--cache", "True", "--cache_type", "ram"]
             cmd += ["--cache_size", str(self.prompt_cache_mb << 20)]
+        if self.draft_tokens:
+            # speculative decoding drafted from the prompt's own n-grams: a route decision
+            # copies the ward, tool and keys it was shown, so several tokens are verified at once
+            cmd += ["--draft_model", "prompt-lookup-decoding"]
+            cmd += ["--draft_model_num_pred_tokens", str(self.draft_tokens)]
         return cmd + (["--chat_format", self.chat_format] if self.chat_format else [])
 
     def environment(self) -> dict[str, str]:
@@ -260,6 +267,7 @@ def connect(settings: Settings, log=print) -> tuple[str, str, EmbeddedServer | N
         n_ctx=settings.embedded_ctx,
         log_path=Path(settings.cache_dir) / "embedded-server.log",
         prompt_cache_mb=settings.embedded_prompt_cache_mb,
+        draft_tokens=settings.embedded_draft_tokens,
     )
     port = settings.embedded_port
     if not port_free(port):

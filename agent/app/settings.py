@@ -61,6 +61,11 @@ class Settings(BaseSettings):
         description="RAM for the embedded server's prompt cache (KV states of earlier prompts, "
         "llama-cpp-python --cache); 0: only the last prompt's prefix is reused",
     )
+    embedded_draft_tokens: int = Field(
+        default=0,
+        description="prompt-lookup speculative decoding in the embedded server: tokens drafted "
+        "from the prompt's own n-grams per step (llama-cpp-python --draft_model); 0: off",
+    )
     data_dir: Path = HOME / "data"
     index_dir: Path = HOME / "index"
     chroma_url: str | None = Field(

@@ -135,6 +135,7 @@ def bench_llm(
                     chat_format=chat_format,
                     log_path=Path(settings.cache_dir) / "bench-server.log",
                     prompt_cache_mb=settings.embedded_prompt_cache_mb,
+                    draft_tokens=settings.embedded_draft_tokens,
                 )
                 name = f"llama-cpp-python ({chat_format or 'model template'})"
                 with server:
