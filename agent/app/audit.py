@@ -64,12 +64,14 @@ def _hash(prev: str, row: dict) -> str:
 
 
 def _sqlite_engine(url: str) -> sa.Engine:
-    """SQLite with transactions begun by us: ``BEGIN IMMEDIATE`` takes the write lock first."""
+    """SQLite with transactions begun by us: ``BEGIN IMMEDIATE`` takes the write lock first;
+    in WAL mode (:func:`agent.app.db.sqlite_wal`)."""
     engine = sa.create_engine(url, connect_args={"timeout": 30})
 
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_conn, _record):
         dbapi_conn.isolation_level = None  # the driver must not BEGIN on its own
+        db.sqlite_wal(dbapi_conn)
 
     @sa.event.listens_for(engine, "begin")
     def _begin(conn):

@@ -17,6 +17,7 @@ upgraded by the store's migrations (:mod:`agent.app.db`). The clock is injectabl
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import secrets
 import time
@@ -63,6 +64,9 @@ sessions = sa.Table(
 STORE = db.Store("users", _meta, baseline_tables=("users", "sessions"))
 # a request's session check, built once (a statement built per request cost more CPU than
 # running it): drop expired sessions, find the token's, extend it
+# A session's idle expiry moves with use, written at most once a minute: most requests only read
+# (a write per request was a commit, and a wait for the write lock, on every API call).
+EXTEND_EVERY_S = 60.0
 _EXPIRE = sessions.delete().where(sessions.c.expires <= sa.bindparam("now"))
 _LOOKUP = (
     sa.select(sessions, users.c.name, users.c.role)
@@ -150,11 +154,15 @@ class UserStore:
         clock: Callable[[], float] = time.time,
     ):
         self.engine = sa.create_engine(url, future=True)
-        db.upgrade(self.engine, STORE)
         if self.engine.dialect.name == "sqlite":
             path = self.engine.url.database
-            if path and path != ":memory:" and Path(path).exists():
-                Path(path).chmod(0o600)  # hashes and session digests: owner only
+            if path and path != ":memory:" and Path(path).parent.is_dir():
+                # hashes and session digests: owner only, the file made so before SQLite opens
+                # it (its -wal and -shm files take the database file's mode)
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+                Path(path).chmod(0o600)
+            sa.event.listen(self.engine, "connect", lambda conn, _rec: db.sqlite_wal(conn))
+        db.upgrade(self.engine, STORE)
         self.idle = session_minutes * 60
         self.max_age = session_max_hours * 3600
         self.max_failures = max_failures
@@ -275,19 +283,27 @@ class UserStore:
         return session
 
     def resolve(self, token: str | None) -> Caller:
-        """The caller of a live session, extending it; raise :class:`AuthError` if none."""
+        """The caller of a live session, extending it; raise :class:`AuthError` if none.
+
+        Every API request comes through here, so the usual case only reads: the session's
+        expiry is moved (a write) when that moves it by :data:`EXTEND_EVERY_S` or more, and
+        expired sessions are deleted then, or when the one asked for has expired."""
         if not token:
             raise AuthError("not signed in")
         now = self.clock()
-        with self.engine.begin() as c:
-            c.execute(_EXPIRE, {"now": now})  # expired: gone
+        with self.engine.connect() as c:
             row = c.execute(_LOOKUP, {"sha": _sha(token)}).mappings().first()
-            if row is not None:
-                until = min(now + self.idle, row["created"] + self.max_age)
-                c.execute(_EXTEND, {"sha": row["token_sha256"], "until": until})
-        if row is None:
-            raise AuthError("the session has expired or ended: please sign in again")
-        return Caller(row["name"], Role(row["role"]))
+        if row is not None and row["expires"] > now:
+            until = min(now + self.idle, row["created"] + self.max_age)
+            if until - row["expires"] >= EXTEND_EVERY_S:
+                with self.engine.begin() as c:
+                    c.execute(_EXPIRE, {"now": now})
+                    c.execute(_EXTEND, {"sha": row["token_sha256"], "until": until})
+            return Caller(row["name"], Role(row["role"]))
+        if row is not None:
+            with self.engine.begin() as c:
+                c.execute(_EXPIRE, {"now": now})  # expired: gone
+        raise AuthError("the session has expired or ended: please sign in again")
 
     def sign_out(self, token: str | None) -> None:
         """End the session of ``token`` (nothing if there is none)."""

@@ -47,6 +47,33 @@ BASELINE = "0001"  # every store's first revision: the schema as it was before m
 _IN_PROCESS = threading.Lock()
 
 
+def sqlite_wal(dbapi_conn) -> None:
+    """Put a SQLite connection's database in write-ahead-log mode, still durable.
+
+    In WAL mode a commit appends to ``<file>-wal`` and syncs that one file (``synchronous =
+    FULL``: a committed turn survives a power cut) instead of writing a rollback journal and the
+    database with two or three syncs: 0.5 ms instead of 2.8 ms a commit on this disk, and readers
+    no longer wait for a writer. The mode is kept in the file; an in-memory database ignores it.
+    Backups: ``sqlite3 x.db ".backup ..."`` copies the log's committed pages too (docs/deploy.md).
+    """
+    dbapi_conn.execute("PRAGMA journal_mode = WAL")
+    dbapi_conn.execute("PRAGMA synchronous = FULL")
+
+
+def sqlite_truncate_wal(engine: sa.Engine) -> None:
+    """Copy a SQLite database's write-ahead log into it and empty the log file, so rows just
+    deleted (and overwritten, with ``secure_delete``) leave no older copy in ``<file>-wal``.
+    Nothing on other databases."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as c:
+        busy = c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+    if busy and busy[0]:
+        raise sa.exc.OperationalError(
+            "PRAGMA wal_checkpoint(TRUNCATE)", {}, Exception("the database is busy")
+        )
+
+
 class MigrationError(RuntimeError):
     """A store's database cannot be brought to the schema this code needs."""
 

@@ -11,8 +11,9 @@ The table is made and upgraded by the store's migrations (:mod:`agent.app.db`).
 Retention: :meth:`ChatHistory.purge` deletes the turns older than a given age
 (``wardwise history purge --older-than 30d``), and :class:`Retention` does so once at start and
 then daily while ``wardwise up`` or ``wardwise serve`` runs (``WARDWISE_HISTORY_RETENTION_DAYS``).
-On SQLite deleted rows are overwritten (``PRAGMA secure_delete``), so the text is gone from the
-file, not only from the table; PostgreSQL reclaims the space at its next ``VACUUM``
+On SQLite deleted rows are overwritten (``PRAGMA secure_delete``) and the write-ahead log is
+emptied into the file after each delete, so the text is gone from both files, not only from the
+table; PostgreSQL reclaims the space at its next ``VACUUM``
 (autovacuum). The audit trail holds digests only and is never purged with the history.
 """
 
@@ -64,12 +65,14 @@ def _timestamp(t: datetime) -> str:
 
 
 def _sqlite_engine(url: str) -> sa.Engine:
-    """SQLite that overwrites deleted rows: purged or forgotten text leaves the file too."""
+    """SQLite that overwrites deleted rows: purged or forgotten text leaves the file too; in WAL
+    mode (:func:`agent.app.db.sqlite_wal`), emptied after every delete."""
     engine = sa.create_engine(url, connect_args={"timeout": 30})
 
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_conn, _record):
         dbapi_conn.execute("PRAGMA secure_delete = ON")
+        db.sqlite_wal(dbapi_conn)
 
     return engine
 
@@ -107,15 +110,21 @@ class ChatHistory:
 
     def forget(self, session: str) -> int:
         """Delete a session's history; returns how many turns were removed."""
-        with self._lock, self.engine.begin() as c:
-            return c.execute(turns.delete().where(turns.c.session == session)).rowcount
+        with self._lock:
+            with self.engine.begin() as c:
+                n = c.execute(turns.delete().where(turns.c.session == session)).rowcount
+            db.sqlite_truncate_wal(self.engine)  # the log's copies of the text go too
+        return n
 
     def purge(self, older_than: timedelta, now: datetime | None = None) -> int:
         """Delete every turn answered more than ``older_than`` before ``now`` (default: the
         current time), in every session; returns how many turns were removed."""
         cutoff = _timestamp((now or datetime.now(UTC)) - older_than)
-        with self._lock, self.engine.begin() as c:
-            return c.execute(turns.delete().where(turns.c.ts < cutoff)).rowcount
+        with self._lock:
+            with self.engine.begin() as c:
+                n = c.execute(turns.delete().where(turns.c.ts < cutoff)).rowcount
+            db.sqlite_truncate_wal(self.engine)  # the log's copies of the text go too
+        return n
 
     def count(self) -> int:
         """How many turns are stored, in all sessions."""

@@ -129,7 +129,7 @@ def small_disk(tmp_path):
 
     def fill(audit: AuditLog) -> None:
         if mounted:
-            with open(disk / "filler", "wb") as f, pytest.raises(OSError):
+            with open(disk / "filler", "wb", buffering=0) as f, pytest.raises(OSError):
                 while True:
                     f.write(b"\0" * 65536)
                     f.flush()

@@ -103,6 +103,32 @@ def test_sessions_expire_when_idle_and_at_the_maximum_age(store, clock):
         store.resolve("forged-token")
 
 
+def test_a_request_within_a_minute_of_the_last_extension_only_reads(store, clock):
+    from agent.app.auth import sessions
+
+    store.add("zhou", PW, Role.NURSE)
+    s = store.sign_in("zhou", PW)
+    writes: list[str] = []
+    sa.event.listen(
+        store.engine,
+        "before_cursor_execute",
+        lambda _c, _cur, stmt, *_a: writes.append(stmt) if not stmt.startswith("SELECT") else None,
+    )
+
+    def expires() -> float:
+        with store.engine.connect() as c:
+            return c.execute(sa.select(sessions.c.expires)).scalar_one()
+
+    first = expires()
+    clock.advance(0.5)  # 30 s later: still valid, not worth a write
+    assert store.resolve(s.token).user == "zhou"
+    assert writes == [] and expires() == first
+    clock.advance(1)  # 90 s after sign-in: the idle window moves
+    assert store.resolve(s.token).user == "zhou"
+    assert any(w.startswith("UPDATE") for w in writes)
+    assert expires() == pytest.approx(clock() + 30 * 60)
+
+
 def test_repeated_wrong_passwords_lock_the_user_out(store, clock):
     store.add("zhao", PW, Role.ADMIN)
     for _ in range(5):
@@ -154,6 +180,8 @@ def test_users_cli_add_list_passwd_remove(tmp_path, monkeypatch):
     assert "$2b$" not in r.output and PW not in r.output
     db = tmp_path / "data" / "users.db"
     assert db.stat().st_mode & 0o077 == 0  # owner only
+    for log in (db.with_name("users.db-wal"), db.with_name("users.db-shm")):  # WAL mode's files
+        assert not log.exists() or log.stat().st_mode & 0o077 == 0
     r = run(app, ["users", "passwd", "li.na", "--password-stdin"], input="a new password\n")
     assert r.exit_code == 0
     store = UserStore(f"sqlite:///{db}", rounds=4)
