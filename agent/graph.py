@@ -83,6 +83,7 @@ OVERRIDE_CONFIDENCE = 0.75
 # One example: the nearest labelled question. The examples change with every question, so no
 # cache holds them; a second one cost ~35 prompt tokens (~1.2 s on 2 cores) per turn.
 EXAMPLES_SHOWN = 1
+CUT_OFF = "your reply was cut off before its JSON object ended: reply with one short JSON object"
 # Examples written without spaces: fewer prompt tokens, and the model imitates them (fewer
 # tokens to decode at ~10 tokens/s on 2 cores).
 COMPACT_JSON: dict = {"ensure_ascii": False, "separators": (",", ":")}
@@ -415,11 +416,16 @@ class Agent:
             system = self._router_prompt(turn, error)
             msgs = [SystemMessage(system), *history, HumanMessage(turn.question)]
             fmt = response_format(self._schema, self.dialect)
-            msg = self._timed(
-                turn,
-                "route",
-                lambda: self.model.invoke(msgs, response_format=fmt, **token_limit(256)),
-            )
+            try:
+                msg = self._timed(
+                    turn,
+                    "route",
+                    lambda: self.model.invoke(msgs, response_format=fmt, **token_limit(256)),
+                )
+            except openai.LengthFinishReasonError:
+                # a small model can run on inside a string field until the token limit: the
+                # client refuses to parse the cut-off JSON; asked again with the reason
+                return Decision(MALFORMED, reply=CUT_OFF)
             text = str(msg.content)
             parsed = parse_decision(text)
             if parsed is None and (looks_like_call(text) or not text.strip()):

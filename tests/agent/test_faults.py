@@ -100,6 +100,27 @@ def test_truncated_route_json_is_asked_again(ctx):
     assert turn.answer == "Cardiology forecast ready."
 
 
+def test_a_route_cut_off_at_the_token_limit_is_asked_again(ctx):
+    """The OpenAI client raises instead of returning JSON that ran into the token limit (seen
+    with the 1.5B model: a string field that never closed); the turn asks again, it does not
+    end in a traceback."""
+    import openai
+    from openai.types import CompletionUsage
+
+    usage = CompletionUsage(completion_tokens=256, prompt_tokens=572, total_tokens=828)
+    model = ScriptedChatModel(
+        script=[
+            openai.LengthFinishReasonError(completion=type("C", (), {"usage": usage})()),
+            route("forecast_beds", ward="CARD", days=7),
+            "Cardiology forecast ready.",
+        ]
+    )
+    turn = Agent(model, ctx, dialect="openai", today=END).ask("Cardiology next week?")
+    assert turn.malformed == 1 and turn.error is None
+    assert [c.name for c in turn.tool_calls] == ["forecast_beds"]
+    assert "cut off" in model.calls[1]["messages"][0].content
+
+
 def test_tool_call_with_unparseable_arguments_is_asked_again(ctx):
     bad = AIMessage(
         content="",
