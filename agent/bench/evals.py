@@ -441,9 +441,27 @@ def run(
         for case in s.cases:
             for r in range(repeat):
                 t0 = time.perf_counter()
-                turn = agent.ask(
-                    case.input, session_id=f"{case.id}#{r}", history=_history(case.history)
-                )
+                try:
+                    turn = agent.ask(
+                        case.input, session_id=f"{case.id}#{r}", history=_history(case.history)
+                    )
+                except Exception as e:  # noqa: BLE001 - one case's crash is its failure, not the run's
+                    fails = [f"the turn raised {type(e).__name__}: {str(e)[:200]}"]
+                    results.append(
+                        CaseResult(
+                            suite=s.suite,
+                            id=case.id,
+                            category=case.category,
+                            passed=False,
+                            failures=fails,
+                            seconds=round(time.perf_counter() - t0, 3),
+                            tokens=0,
+                            answer="",
+                            tool_calls=[],
+                        )
+                    )
+                    log(f"FAIL {case.id} {fails[0]}")
+                    continue
                 fails = score(case, turn, env.ctx.hospital)
                 tokens = sum(c.get("tokens") or 0 for c in turn.llm_calls)
                 results.append(

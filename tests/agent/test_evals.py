@@ -109,6 +109,38 @@ def _result(i, cat, passed, suite="s"):
                       seconds=1.0, tokens=10, answer="a", tool_calls=[])  # fmt: skip
 
 
+def test_a_case_whose_turn_raises_fails_and_the_run_goes_on():
+    """One crashing turn (an exception the agent did not expect) is that case's failure; the
+    cases after it still run and the summary counts it."""
+    from types import SimpleNamespace
+
+    from agent.bench.evals import run
+
+    class Agent:
+        def __init__(self):
+            self.asked: list[str] = []
+
+        def ask(self, question, session_id, history=None):
+            self.asked.append(question)
+            if question == "boom":
+                raise RuntimeError("the model server sent nonsense")
+            return Turn(question=question, answer="ok")
+
+    agent = Agent()
+    suite = Suite(
+        suite="s",
+        threshold=0.5,
+        cases=[Case(id="a", category="c", input="boom"), Case(id="b", category="c", input="fine")],
+    )
+    env = SimpleNamespace(ctx=SimpleNamespace(hospital=SimpleNamespace(wards=[])))
+    logged: list[str] = []
+    results = run(lambda _ctx: agent, [suite], env, log=logged.append)  # type: ignore[arg-type]
+    assert agent.asked == ["boom", "fine"]
+    assert [r.passed for r in results] == [False, True]
+    assert "RuntimeError: the model server sent nonsense" in results[0].failures[0]
+    assert logged[0].startswith("FAIL a the turn raised RuntimeError")
+
+
 def test_summary_threshold_junit_and_compare(tmp_path):
     suite = Suite(suite="s", threshold=0.75, cases=[])
     results = [_result(f"c{i}", "tool_choice", i != 0) for i in range(4)]
