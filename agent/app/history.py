@@ -110,20 +110,21 @@ class ChatHistory:
 
     def forget(self, session: str) -> int:
         """Delete a session's history; returns how many turns were removed."""
-        with self._lock:
-            with self.engine.begin() as c:
-                n = c.execute(turns.delete().where(turns.c.session == session)).rowcount
-            db.sqlite_truncate_wal(self.engine)  # the log's copies of the text go too
-        return n
+        return self._delete(turns.c.session == session)
 
     def purge(self, older_than: timedelta, now: datetime | None = None) -> int:
         """Delete every turn answered more than ``older_than`` before ``now`` (default: the
         current time), in every session; returns how many turns were removed."""
         cutoff = _timestamp((now or datetime.now(UTC)) - older_than)
+        return self._delete(turns.c.ts < cutoff)
+
+    def _delete(self, where) -> int:
+        """Delete the turns ``where`` holds and empty SQLite's write-ahead log, so the log's
+        copies of their text go too; returns how many turns were removed."""
         with self._lock:
             with self.engine.begin() as c:
-                n = c.execute(turns.delete().where(turns.c.ts < cutoff)).rowcount
-            db.sqlite_truncate_wal(self.engine)  # the log's copies of the text go too
+                n = c.execute(turns.delete().where(where)).rowcount
+            db.sqlite_truncate_wal(self.engine)
         return n
 
     def count(self) -> int:

@@ -447,23 +447,9 @@ def run(
                     )
                 except Exception as e:  # noqa: BLE001 - one case's crash is its failure, not the run's
                     fails = [f"the turn raised {type(e).__name__}: {str(e)[:200]}"]
-                    results.append(
-                        CaseResult(
-                            suite=s.suite,
-                            id=case.id,
-                            category=case.category,
-                            passed=False,
-                            failures=fails,
-                            seconds=round(time.perf_counter() - t0, 3),
-                            tokens=0,
-                            answer="",
-                            tool_calls=[],
-                        )
-                    )
-                    log(f"FAIL {case.id} {fails[0]}")
-                    continue
-                fails = score(case, turn, env.ctx.hospital)
-                tokens = sum(c.get("tokens") or 0 for c in turn.llm_calls)
+                    turn = Turn(question=case.input)  # no answer, no calls
+                else:
+                    fails = score(case, turn, env.ctx.hospital)
                 results.append(
                     CaseResult(
                         suite=s.suite,
@@ -472,7 +458,7 @@ def run(
                         passed=not fails,
                         failures=fails,
                         seconds=round(time.perf_counter() - t0, 3),
-                        tokens=tokens,
+                        tokens=sum(c.get("tokens") or 0 for c in turn.llm_calls),
                         answer=turn.answer,
                         tool_calls=[
                             {"name": c.name, "arguments": c.arguments, "ok": c.output.get("ok")}

@@ -85,40 +85,33 @@ def test_model_server_killed_mid_stream_then_the_turn_is_retried(ctx, tmp_path):
 # ------------------------------------------------------------------ malformed tool-call JSON
 
 
-def test_truncated_route_json_is_asked_again(ctx):
-    model = ScriptedChatModel(
-        script=[
-            '{"tool": "forecast_beds", "ward": "CARD", "da',  # cut off mid-object
-            route("forecast_beds", ward="CARD", days=7),
-            "Cardiology forecast ready.",
-        ]
-    )
-    turn = Agent(model, ctx, dialect="openai", today=END).ask("Cardiology next week?")
-    assert turn.malformed == 1 and turn.error is None
-    assert [c.name for c in turn.tool_calls] == ["forecast_beds"]
-    assert "not one valid JSON object" in model.calls[1]["messages"][0].content
-    assert turn.answer == "Cardiology forecast ready."
-
-
-def test_a_route_cut_off_at_the_token_limit_is_asked_again(ctx):
-    """The OpenAI client raises instead of returning JSON that ran into the token limit (seen
-    with the 1.5B model: a string field that never closed); the turn asks again, it does not
-    end in a traceback."""
+def _cut_off_by_the_token_limit():
+    """What the OpenAI client raises instead of returning JSON that ran into the token limit
+    (seen with the 1.5B model: a string field that never closed)."""
     import openai
     from openai.types import CompletionUsage
 
     usage = CompletionUsage(completion_tokens=256, prompt_tokens=572, total_tokens=828)
+    return openai.LengthFinishReasonError(completion=type("C", (), {"usage": usage})())
+
+
+@pytest.mark.parametrize(
+    ("bad", "told"),
+    [
+        ('{"tool": "forecast_beds", "ward": "CARD", "da', "not one valid JSON object"),
+        (_cut_off_by_the_token_limit(), "cut off"),
+    ],
+    ids=["truncated-json", "token-limit"],
+)
+def test_a_truncated_route_is_asked_again_with_the_reason(ctx, bad, told):
     model = ScriptedChatModel(
-        script=[
-            openai.LengthFinishReasonError(completion=type("C", (), {"usage": usage})()),
-            route("forecast_beds", ward="CARD", days=7),
-            "Cardiology forecast ready.",
-        ]
+        script=[bad, route("forecast_beds", ward="CARD", days=7), "Cardiology forecast ready."]
     )
     turn = Agent(model, ctx, dialect="openai", today=END).ask("Cardiology next week?")
     assert turn.malformed == 1 and turn.error is None
     assert [c.name for c in turn.tool_calls] == ["forecast_beds"]
-    assert "cut off" in model.calls[1]["messages"][0].content
+    assert told in model.calls[1]["messages"][0].content
+    assert turn.answer == "Cardiology forecast ready."
 
 
 def test_tool_call_with_unparseable_arguments_is_asked_again(ctx):
