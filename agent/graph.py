@@ -257,12 +257,23 @@ _PARAGRAPHS = re.compile(r"\n\s*\n")
 _MIN_REPEAT = 40  # characters: short list items legitimately look alike
 
 
-def _previous_question(history: list[BaseMessage]) -> str | None:
-    """The staff member's previous message in the conversation, if any."""
-    for msg in reversed(history):
-        if isinstance(msg, HumanMessage) and str(msg.content).strip():
-            return str(msg.content)
-    return None
+def _previous_questions(history: list[BaseMessage]) -> list[str]:
+    """The staff member's earlier messages in the conversation, the latest first."""
+    return [
+        str(m.content)
+        for m in reversed(history)
+        if isinstance(m, HumanMessage) and str(m.content).strip()
+    ]
+
+
+def _ward_context(earlier: list[str], resolver: WardResolver) -> str | None:
+    """The earlier question a follow-up's ward comes from: the latest that names a ward, so
+    "and for 12 days?" after "and for 7 days?" after "ICU next 2 days?" is still about ICU;
+    the previous question when none does."""
+    for text in earlier:
+        if resolver.resolve(text).mentioned:
+            return text
+    return earlier[0] if earlier else None
 
 
 def _similar(a: str, b: str) -> bool:
@@ -485,7 +496,8 @@ class Agent:
         # before yesterday: an old export, a fixed demo) from the first day the tools answer for
         first_day = self._first_day()
         origin = min(self._today(), first_day)
-        previous = _previous_question(history)
+        earlier = _previous_questions(history)
+        previous = earlier[0] if earlier else None
         window = resolve_window(question, origin, max_days=MAX_DAYS)
         if window is None and previous:  # "what about ortho?": the days asked about before
             window = resolve_window(previous, origin, max_days=MAX_DAYS)
@@ -495,6 +507,7 @@ class Agent:
                 "end": window.end.isoformat(),
                 "shift": window.shift,
             }
+        about = _ward_context(earlier, self._ward_resolver())  # a follow-up's ward
         vote = self.examples.vote(question) if self.examples is not None else None
         if vote is not None:
             turn.route = {"label": vote[0], "confidence": round(vote[1], 3), "by": "model"}
@@ -529,7 +542,7 @@ class Agent:
                 if decision.tool == "none":
                     break
                 outcome = yield from self._call(
-                    ctx, turn, decision, (window, first_day, previous), lang, tried, results
+                    ctx, turn, decision, (window, first_day, about), lang, tried, results
                 )
                 if isinstance(outcome, ErrorText):
                     error = str(outcome)
@@ -541,7 +554,7 @@ class Agent:
                 decision = Decision("none")  # never parsed: say what Wardwise can do
             if answer is None and not results and vote is not None:
                 answer = yield from self._by_vote(
-                    ctx, turn, vote, (window, first_day, previous), lang, results
+                    ctx, turn, vote, (window, first_day, about), lang, results
                 )
             if answer is not None and not results:
                 turn.replaced = True  # code's own words (a template): nothing to check
@@ -580,7 +593,8 @@ class Agent:
         Returns an :class:`ErrorText` to show the router for another try, a plain ``str``
         when code answers instead of the tool (which ward? past the horizon?), or ``None``
         to stop (a result, a final error, the same call twice). ``when`` is the question's
-        date window (or None), the first day the tools answer for and the previous question.
+        date window (or None), the first day the tools answer for and the earlier question a
+        follow-up's ward comes from (:func:`_ward_context`).
         """
         window, first_day, previous = when
         decision.tool = policy.reroute(

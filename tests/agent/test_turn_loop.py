@@ -417,3 +417,21 @@ def test_a_greeting_gets_what_wardwise_can_do_without_a_model_call(ctx):
         turn = agent.ask(question)
         assert marker in turn.answer and not turn.tool_calls and not model.calls
         assert turn.route["by"] == "code"
+
+
+def test_a_chain_of_follow_ups_keeps_the_ward_first_named(ctx):
+    """ "And for 12 days?" after "and for 7 days?" after an ICU question is still about ICU:
+    the ward comes from the latest earlier question that names one, not only the last."""
+    agent, _ = agent_with(
+        ctx,
+        *[r for d in (2, 7, 12) for r in (route("forecast_beds", ward="ICU", days=d), "ok")],
+    )
+    for question in (
+        "How many beds will ICU need in the next 2 days?",
+        "And for the next 7 days?",
+        "And for the next 12 days?",
+    ):
+        turn = agent.ask(question, session_id="s")
+        assert [c.name for c in turn.tool_calls] == ["forecast_beds"], question
+        assert turn.tool_calls[0].arguments["ward"] == "ICU"
+    assert turn.tool_calls[0].arguments["days"] == 12
