@@ -1,6 +1,7 @@
 """The one place that knows about LLM servers: the chat-model factory and the embedded server.
 
-``make_chat_model`` returns a LangChain ``ChatOpenAI`` on any OpenAI-compatible base URL
+``make_chat_model`` returns a LangChain ``ChatOpenAI`` (:mod:`agent.chat_client`: non-streaming
+calls without the ``openai`` SDK's per-request CPU) on any OpenAI-compatible base URL
 (a hospital's vLLM, the embedded llama.cpp server, or anything else); ``EmbeddedServer``
 runs llama-cpp-python's server on 127.0.0.1 as a child process, and ``VLLMServer`` runs
 vLLM's CPU build the same way (for the tests and the benchmark of the production dialect),
@@ -39,10 +40,11 @@ def make_chat_model(settings: Settings, base_url: str, model: str | None = None)
     """A LangChain chat model on an OpenAI-compatible server (temperature 0, no retries: a
     dead or hung server is reported at once, not after the client's back-off)."""
     import httpx
-    from langchain_openai import ChatOpenAI
+
+    from agent.chat_client import LeanChatOpenAI
 
     limits = httpx.Limits(keepalive_expiry=KEEPALIVE_S)
-    return ChatOpenAI(
+    return LeanChatOpenAI(
         base_url=base_url,
         api_key=settings.llm_api_key,
         model=model or settings.llm_model,

@@ -31,7 +31,18 @@ def prompt_names(directory: Path | None = None) -> list[str]:
 
 
 def prompt_source(name: str, directory: Path | None = None) -> str:
-    return _root(directory).joinpath(f"{name}.j2").read_text(encoding="utf-8")
+    """The text of ``<name>.j2``; read again only when the file's size or mtime changed (a
+    turn reads ten of them, for their versions and to render)."""
+    path = _root(directory).joinpath(f"{name}.j2")
+    if not isinstance(path, Path):  # packaged in a zip: no stat to key a cache on
+        return path.read_text(encoding="utf-8")
+    st = path.stat()
+    return _read(str(path), st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=256)
+def _read(path: str, mtime_ns: int, size: int) -> str:
+    return Path(path).read_text(encoding="utf-8")
 
 
 def prompt_version(name: str, directory: Path | None = None) -> str:

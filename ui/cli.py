@@ -92,19 +92,28 @@ def bench_load(
     turns: int = typer.Option(1, help="turns per conversation (follow-ups use the history)"),
     model: str = typer.Option("fake", help="fake, embedded or an OpenAI-compatible base URL"),
     fake_delay: float = typer.Option(0.5, help="seconds per call of the fake model"),
+    replicas: int = typer.Option(
+        1, help="serve processes sharing the stores, each with its own turn queue"
+    ),
     as_json: bool = typer.Option(
         False,
         "--json",
         help='print {"sessions", "lost", "crossed", "p50_s", "p95_s", "overhead_share", '
-        '"queue_wait_p50_s", "queue_wait_p95_s", "llm_p50_s", "refused"}',
+        '"queue_wait_p50_s", "queue_wait_p95_s", "llm_p50_s", "refused", "replicas"}',
     ),
 ) -> None:
     """Concurrent conversations against `wardwise serve` on 127.0.0.1: lost and crossed
     answers, p50/p95 turn seconds, and Wardwise's own share of a turn's time."""
-    if sessions < 1 or turns < 1:
-        fail("--sessions and --turns must be at least 1")
+    if sessions < 1 or turns < 1 or replicas < 1:
+        fail("--sessions, --turns and --replicas must be at least 1")
     row = run_load(
-        Settings(), sessions=sessions, turns=turns, model=model, fake_delay=fake_delay, log=log
+        Settings(),
+        sessions=sessions,
+        turns=turns,
+        model=model,
+        fake_delay=fake_delay,
+        replicas=replicas,
+        log=log,
     )
     if as_json:
         typer.echo(json.dumps({k: row[k] for k in FIELDS}))

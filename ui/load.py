@@ -22,6 +22,9 @@ tools and the model client, whatever the other jobs on the machine do to wall ti
 The queue takes ``WARDWISE_MAX_CONCURRENT_TURNS`` from the environment (``--model embedded``: 1 unless set) and, unless set, a depth of ``--sessions`` so that the
 bench measures waiting, not refusal; refused turns (429) count as lost and as ``refused``. The serve process writes its audit and history to a temporary folder
 (the bench never touches the real audit trail); the chain is verified at the end.
+``--replicas N`` starts N serve processes on N ports sharing those stores (one queue each, as
+replicas behind a proxy have), and a session's follow-up goes to another replica than its
+question: its history, token and audit chain are the shared ones.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ FIELDS = (
     "queue_wait_p95_s",
     "llm_p50_s",
     "refused",
+    "replicas",
 )
 
 
@@ -127,13 +131,19 @@ def classify(o: Outcome, asks: list[Ask]) -> str:
 
 
 def _session(
-    url: str, asks: list[Ask], start: threading.Barrier, timeout: float, out: list, token: str
+    urls: list[str],
+    asks: list[Ask],
+    start: threading.Barrier,
+    timeout: float,
+    out: list,
+    token: str,
 ):
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(timeout=timeout, headers=headers) as client:
         start.wait()
         for a in asks:
             o = Outcome(a)
+            url = urls[(a.session + a.turn) % len(urls)]
             t0 = time.perf_counter()
             try:
                 r = client.post(
@@ -184,6 +194,12 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _cpu_total(serves: list) -> float | None:
+    """The CPU seconds of all the serve processes together, or None off Linux."""
+    parts = [_cpu_seconds(s.pid) for s in serves]
+    return None if any(p is None for p in parts) else sum(p for p in parts if p is not None)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -202,10 +218,13 @@ def run_load(
     model: str = "fake",
     fake_delay: float = 0.5,
     timeout: float = 1800.0,
+    replicas: int = 1,
     log=print,
 ) -> dict:
-    """Start the model server (``fake``, ``embedded`` or a base URL) and ``wardwise serve``,
-    run the sessions, and return the table's row (``FIELDS`` first)."""
+    """Start the model server (``fake``, ``embedded`` or a base URL) and ``replicas``
+    ``wardwise serve`` processes sharing one set of stores, run the sessions, and return the
+    table's row (``FIELDS`` first). Session ``i`` asks its turn ``t`` of replica
+    ``(i + t) mod replicas``: a follow-up goes to another replica than the question before it."""
     from agent.bench.fakeserver import FakeServer  # heavy: fastapi
     from agent.runtime import ensure_demo  # heavy: pandas, langchain
     from knowledge.hospital import load as load_hospital  # heavy: pandas
@@ -222,9 +241,11 @@ def run_load(
         stop_model = embedded.stop if embedded else None
     else:
         base_url, dialect = model, settings.llm_dialect
+    if replicas < 1:
+        raise ValueError("replicas must be at least 1")
     tmp = Path(tempfile.mkdtemp(prefix="wardwise-load-"))
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
+    ports = [_free_port() for _ in range(replicas)]
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
     env = {
         **os.environ,
         "WARDWISE_LLM_URL": base_url,
@@ -244,48 +265,51 @@ def run_load(
     env.setdefault("WARDWISE_MAX_QUEUE_DEPTH", str(sessions))
     token = _bench_user(env["WARDWISE_USERS_URL"])
     env = {k: v for k, v in env.items() if v != ""}
-    serve_log = tmp / "serve.log"
-    cmd = [sys.executable, "-m", "ui.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     outcomes: list[Outcome] = []
-    serve = None
+    serves: list = []
     cpu: list[float | None] = [None, None]
     try:
-        log(f"starting wardwise serve on {url} (model: {model}) ...")
-        try:
-            serve = spawn_server(
-                cmd,
-                name="wardwise serve",
-                ready_url=f"{url}/v1/models",
-                port=port,
-                env=env,
-                log_path=serve_log,
-                timeout=900,
-                ready=_serve_ready(url, token),
+        for port, url in zip(ports, urls, strict=True):
+            log(f"starting wardwise serve on {url} (model: {model}) ...")
+            serve_log = tmp / f"serve-{port}.log"
+            cmd = [sys.executable, "-m", "ui.cli", "serve", "--host", "127.0.0.1"]
+            try:
+                serves.append(
+                    spawn_server(
+                        [*cmd, "--port", str(port)],
+                        name="wardwise serve",
+                        ready_url=f"{url}/v1/models",
+                        port=port,
+                        env=env,
+                        log_path=serve_log,
+                        timeout=900,
+                        ready=_serve_ready(url, token),
+                    )
+                )
+            except ServerUnavailable as e:
+                tail = serve_log.read_text(errors="replace")[-2000:] if serve_log.exists() else ""
+                raise RuntimeError(f"{e}:\n{tail}") from None
+            # one turn first so the forecaster's models are loaded before the clock runs
+            httpx.post(
+                f"{url}/v1/chat/completions",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"messages": [{"role": "user", "content": f"{wards[0]} next 28 days?"}]},
+                timeout=timeout,
             )
-        except ServerUnavailable as e:
-            tail = serve_log.read_text(errors="replace")[-2000:] if serve_log.exists() else ""
-            raise RuntimeError(f"{e}:\n{tail}") from None
-        # one turn first so the forecaster's models are loaded before the clock runs
-        httpx.post(
-            f"{url}/v1/chat/completions",
-            headers={"Authorization": f"Bearer {token}"},
-            json={"messages": [{"role": "user", "content": f"{wards[0]} next 28 days?"}]},
-            timeout=timeout,
-        )
-        log(f"{sessions} sessions x {turns} turns ...")
+        log(f"{sessions} sessions x {turns} turns on {replicas} serve process(es) ...")
         start = threading.Barrier(sessions)
         threads = [
-            threading.Thread(target=_session, args=(url, asks, start, timeout, outcomes, token))
+            threading.Thread(target=_session, args=(urls, asks, start, timeout, outcomes, token))
             for asks in plan
         ]
-        cpu[0] = _cpu_seconds(serve.pid)
+        cpu[0] = _cpu_total(serves)
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        cpu[1] = _cpu_seconds(serve.pid)
+        cpu[1] = _cpu_total(serves)
     finally:
-        if serve is not None:
+        for serve in serves:
             serve.stop(grace=30)
         if stop_model is not None:
             stop_model()
@@ -303,6 +327,7 @@ def run_load(
     shutil.rmtree(tmp, ignore_errors=True)
     return {
         "sessions": sessions,
+        "replicas": replicas,
         "lost": kinds.count("lost"),
         "crossed": kinds.count("crossed"),
         "p50_s": round(float(np.percentile(secs, 50)), 3),

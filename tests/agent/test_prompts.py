@@ -54,3 +54,19 @@ def test_router_lists_every_tool_and_argument():
         assert name in text
         for arg in schema["parameters"]["properties"]:
             assert f"{arg} (" in text
+
+
+def test_an_edited_prompt_file_is_read_again(tmp_path):
+    """Prompt texts are cached by file size and mtime: an edit, even one of the same length,
+    is what the next turn renders."""
+    import os
+
+    path = tmp_path / "greet.j2"
+    path.write_text("{# version: 1 #}\nhello {{ who }}", encoding="utf-8")
+    assert prompt_version("greet", tmp_path) == "greet@1"
+    assert load_prompt("greet", tmp_path, who="ward") == "hello ward"
+    path.write_text("{# version: 2 #}\nhullo {{ who }}", encoding="utf-8")
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # a coarse clock
+    assert prompt_version("greet", tmp_path) == "greet@2"
+    assert load_prompt("greet", tmp_path, who="ward") == "hullo ward"

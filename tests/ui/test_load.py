@@ -12,15 +12,17 @@ from ui.load import FIELDS, Ask, Outcome, classify, plan_questions
 
 
 def test_bench_load_cli_loses_and_crosses_nothing(serve_home, monkeypatch):
+    """Two serve processes on one set of stores: each follow-up goes to the other replica
+    than the question before it, and still answers from the session's own history."""
     for key in ("WARDWISE_DATA_DIR", "WARDWISE_INDEX_DIR", "WARDWISE_HOME"):
         monkeypatch.setenv(key, serve_home[key])
-    r = CliRunner().invoke(
-        app, ["bench", "load", "--sessions", "6", "--turns", "2", "--fake-delay", "0.2", "--json"]
-    )
+    args = ["bench", "load", "--sessions", "6", "--turns", "2", "--fake-delay", "0.2"]
+    r = CliRunner().invoke(app, [*args, "--replicas", "2", "--json"])
     assert r.exit_code == 0, r.output
     row = json.loads(r.stdout.strip().splitlines()[-1])
     assert list(row) == list(FIELDS)
     assert row["sessions"] == 6 and row["lost"] == 0 and row["crossed"] == 0
+    assert row["replicas"] == 2
     assert 0 < row["p50_s"] <= row["p95_s"] and 0 < row["overhead_share"] < 1
 
 

@@ -1,0 +1,62 @@
+"""The chat model the agent talks to: LangChain's ``ChatOpenAI`` with a leaner request path.
+
+A non-streaming call (the router's decision, a tool call, a repair) sends the JSON body
+``ChatOpenAI`` builds, on the same pooled ``httpx`` client, but without the ``openai`` SDK in
+between: the SDK walks every request through its typed-dict transform and builds typed
+models from the reply, about 3 ms of CPU a call (a third of a turn's own work with the fake
+model), all of it under the GIL that concurrent turns share. The body on the wire and the
+message that comes back are the same; so are the errors: a server that cannot be reached,
+times out or answers an HTTP error raises the ``openai`` exception the SDK would, and a
+JSON-schema-constrained reply cut off at the token limit raises
+``openai.LengthFinishReasonError`` as the SDK's ``parse`` does. Streaming is unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import openai
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatResult
+from langchain_openai import ChatOpenAI
+from openai.types.chat import ChatCompletion
+
+
+class LeanChatOpenAI(ChatOpenAI):
+    """``ChatOpenAI`` whose non-streaming calls skip the ``openai`` SDK (module docstring)."""
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        payload = self._get_request_payload(messages, stop=stop, **kwargs)
+        payload["stream"] = False  # as the SDK sends it
+        payload.update(payload.pop("extra_body", None) or {})  # merged as the SDK merges it
+        data = self._post(payload)
+        choice = (data.get("choices") or [{}])[0]
+        if "response_format" in payload and choice.get("finish_reason") == "length":
+            raise openai.LengthFinishReasonError(completion=ChatCompletion.model_validate(data))
+        return self._create_chat_result(data)
+
+    def _post(self, payload: dict) -> dict:
+        client = self.root_client
+        try:
+            r = client._client.post(  # the http_client given to make_chat_model
+                f"{str(client.base_url).rstrip('/')}/chat/completions",
+                json=payload,
+                headers={"Authorization": f"Bearer {client.api_key}"},
+            )
+        except httpx.TimeoutException as e:
+            raise openai.APITimeoutError(request=e.request) from e  # type: ignore[arg-type]
+        except httpx.HTTPError as e:
+            raise openai.APIConnectionError(request=e.request) from e  # type: ignore[arg-type]
+        if r.status_code >= 400:
+            raise client._make_status_error_from_response(r)
+        try:
+            return r.json()
+        except ValueError as e:
+            raise openai.APIResponseValidationError(response=r, body=r.text) from e
