@@ -32,7 +32,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 from difflib import SequenceMatcher
 from pathlib import Path
@@ -144,7 +144,18 @@ class Turn:
     route: dict = field(default_factory=dict)  # the example bank's vote and who decided
 
     def to_json(self) -> dict:
-        return asdict(self)
+        """The turn as JSON types. Top-level lists and dicts are copies; what they hold (a
+        tool's output, an LLM call's record) is the turn's own, not deep-copied: ``asdict``
+        copying a forecast's output cost more CPU than the rest of serving the reply."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            out[f.name] = list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v
+        out["tool_calls"] = [
+            {"name": c.name, "arguments": c.arguments, "output": c.output, "seconds": c.seconds}
+            for c in self.tool_calls
+        ]
+        return out
 
 
 @dataclass

@@ -223,21 +223,27 @@ def create_app(agent, users: UserStore, queue: TurnQueue | None = None) -> FastA
                     "wait_s": round(ticket.wait_s, 3),
                     "ahead": ticket.ahead_at_entry,
                 }
-            return {
-                "id": cid,
-                "object": "chat.completion",
-                "created": created,
-                "model": MODEL_ID,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": turn.answer},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": {"prompt_tokens": 0, "completion_tokens": tokens, "total_tokens": tokens},
-                "wardwise": body,
-            }
+            return JSONResponse(  # already JSON types: no second pass through FastAPI's encoder
+                {
+                    "id": cid,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": MODEL_ID,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": turn.answer},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": {
+                        "prompt_tokens": 0,
+                        "completion_tokens": tokens,
+                        "total_tokens": tokens,
+                    },
+                    "wardwise": body,
+                }
+            )
 
         def events():
             yield _chunk(cid, created, {"role": "assistant", "content": ""})
@@ -282,7 +288,7 @@ def _release_after(reply, queue: TurnQueue | None, ticket: Ticket | None):
     completion or an error, when the last event is sent (or the client left) for a stream."""
     if isinstance(reply, dict | JSONResponse):
         if queue is not None and ticket is not None:
-            queue.release(ticket, ok=not isinstance(reply, JSONResponse))
+            queue.release(ticket, ok=isinstance(reply, dict) or reply.status_code < 400)
         return reply
     if queue is None or ticket is None:
         return StreamingResponse(reply, media_type="text/event-stream")

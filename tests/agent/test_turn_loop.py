@@ -435,3 +435,16 @@ def test_a_chain_of_follow_ups_keeps_the_ward_first_named(ctx):
         assert [c.name for c in turn.tool_calls] == ["forecast_beds"], question
         assert turn.tool_calls[0].arguments["ward"] == "ICU"
     assert turn.tool_calls[0].arguments["days"] == 12
+
+
+def test_a_turns_json_is_what_asdict_gives(ctx):
+    """``Turn.to_json`` builds the reply's JSON without deep-copying the tools' outputs; it
+    holds the same values as the dataclass's own ``asdict``."""
+    from dataclasses import asdict
+
+    agent, _ = agent_with(ctx, route("forecast_beds", ward="ICU", days=3), "ok")
+    turn = agent.ask("How many beds will ICU need in the next 3 days?")
+    assert turn.tool_calls and turn.llm_calls
+    assert json.dumps(turn.to_json(), sort_keys=True) == json.dumps(asdict(turn), sort_keys=True)
+    turn.to_json()["llm_calls"].append({})  # the top-level containers are copies
+    assert {} not in turn.llm_calls
