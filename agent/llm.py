@@ -41,7 +41,7 @@ def make_chat_model(settings: Settings, base_url: str, model: str | None = None)
     dead or hung server is reported at once, not after the client's back-off)."""
     import httpx
 
-    from agent.chat_client import LeanChatOpenAI
+    from agent.chat_client import LeanChatOpenAI  # heavy: langchain_openai
 
     limits = httpx.Limits(keepalive_expiry=KEEPALIVE_S)
     return LeanChatOpenAI(
