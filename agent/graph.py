@@ -607,17 +607,15 @@ class Agent:
         date window (or None), the first day the tools answer for and the earlier question a
         follow-up's ward comes from (:func:`_ward_context`).
         """
-        window, first_day, previous = when
-        decision.tool = policy.reroute(
-            decision.tool, turn.question, self._ward_resolver(), previous
-        )
+        window, first_day, about = when
+        decision.tool = policy.reroute(decision.tool, turn.question, self._ward_resolver(), about)
         prepared = policy.prepare(
             decision.tool,
             decision.arguments,
             turn.question,
             wards=self.ctx.hospital.wards,
             resolver=self._ward_resolver(),
-            previous=previous,
+            previous=about,
             first_day=first_day,
             window=window,
             language=lang,

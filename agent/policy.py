@@ -191,7 +191,8 @@ def prepare(
         question: the staff member's message.
         wards: the hospital's wards.
         resolver: a :class:`WardResolver` built once for ``wards`` (None: one is built here).
-        previous: the staff member's previous message in this conversation, if any: a
+        previous: the staff member's earlier message a follow-up's ward comes from (the
+            latest that names a ward, else the previous one), if any: a
             follow-up that names no ward ("and on Friday?") is about the ward it named.
         first_day: the first day the tools answer for (the day after the last day of history).
         window: the date window read from the question, if any.

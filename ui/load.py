@@ -269,10 +269,10 @@ def run_load(
     serves: list = []
     cpu: list[float | None] = [None, None]
     try:
+        cmd = [sys.executable, "-m", "ui.cli", "serve", "--host", "127.0.0.1"]
         for port, url in zip(ports, urls, strict=True):
             log(f"starting wardwise serve on {url} (model: {model}) ...")
             serve_log = tmp / f"serve-{port}.log"
-            cmd = [sys.executable, "-m", "ui.cli", "serve", "--host", "127.0.0.1"]
             try:
                 serves.append(
                     spawn_server(

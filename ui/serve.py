@@ -191,7 +191,7 @@ def create_app(agent, users: UserStore, queue: TurnQueue | None = None) -> FastA
         return _release_after(reply, queue, ticket)
 
     def answer(req: ChatRequest, who: Caller, question: str, history, ticket=None):
-        """The turn's reply: a completion (dict), an error (JSONResponse) or, streaming, the
+        """The turn's reply: a completion or an error (JSONResponse) or, streaming, the
         events still to send (the rest of the turn runs as the client reads them)."""
         session = f"api:{who.user}:{req.user or uuid.uuid4().hex}"[:80]
         stored = req.user and not history  # the session's stored memory
@@ -286,9 +286,9 @@ def _live_events(cid: str, created: int, first: list[str], run) -> Iterator[str]
 def _release_after(reply, queue: TurnQueue | None, ticket: Ticket | None):
     """``reply`` as a response; the queue's slot is released when it is done: at once for a
     completion or an error, when the last event is sent (or the client left) for a stream."""
-    if isinstance(reply, dict | JSONResponse):
+    if isinstance(reply, JSONResponse):
         if queue is not None and ticket is not None:
-            queue.release(ticket, ok=isinstance(reply, dict) or reply.status_code < 400)
+            queue.release(ticket, ok=reply.status_code < 400)
         return reply
     if queue is None or ticket is None:
         return StreamingResponse(reply, media_type="text/event-stream")
