@@ -91,7 +91,8 @@ def build_context(settings: Settings, caller: Caller | None = None) -> ToolConte
 
 
 def warm_forecaster(ctx: ToolContext, log=print) -> None:
-    """Load the ward models now (training them on a first run) so no question waits for it."""
+    """Load the ward models now (training them on a first run) and compute the forecasts every
+    question shares, so no question waits for them."""
 
     fc = ctx.forecaster
     path = fc.checkpoint_dir
@@ -100,7 +101,7 @@ def warm_forecaster(ctx: ToolContext, log=print) -> None:
             "training the forecaster on the hospital's history (first run only, about a minute) ..."
         )
     try:
-        fc.models()
+        fc.warm()
     except ToolError as e:  # too little history: the forecast tool reports it per question
         log(f"forecaster not ready: {e}")
 

@@ -187,6 +187,21 @@ class Forecaster:
             )
         return models
 
+    def warm(self) -> None:
+        """Load (or train) the models and compute what every question shares: the panel
+        forecasts and each flow ward's census simulation, so no question waits for them.
+
+        Raises:
+            ToolError: no ward has enough history to train on.
+        """
+        models = self.models()
+        for ward_id in models.wards:
+            try:
+                self._check_history(ward_id, 1)
+            except ToolError:  # reported per question, as without warming
+                continue
+            self._predict(models, ward_id, 1)
+
     def checkpoint_is_fresh(self) -> bool:
         """Whether a checkpoint in ``checkpoint_dir`` would serve this hospital untrained."""
         from tools.forecasting import checkpoint  # heavy: torch
@@ -410,10 +425,22 @@ class Forecaster:
         method = models.method[ward_id]
         c = cen.series[i].y
         if method == "flow" and np.isfinite(c[-1]):
-            p = np.asarray(models.los[ward_id])
-            cq = simulate_census(
-                p, adm.series[i].y, c[-1], adm_q, QUANTILES, n_sims=4000, seed=self.config.seed
-            )
+            # One simulation per ward over the whole horizon, sliced for each question: a
+            # day's census depends only on the days up to it, so its quantiles are those of
+            # a shorter run, and "next 7 days" agrees with the first week of "next 28 days".
+            def simulate(_ward_id: str) -> np.ndarray:
+                p = np.asarray(models.los[ward_id])
+                return simulate_census(
+                    p,
+                    adm.series[i].y,
+                    c[-1],
+                    adm_all[i],
+                    QUANTILES,
+                    n_sims=4000,
+                    seed=self.config.seed,
+                )
+
+            cq = self._once("census_quantiles", ward_id, simulate)[:days].copy()
         else:
             method = "direct"
             cq = self._panel(models, "census")[1][i, :days].copy()

@@ -60,3 +60,28 @@ def test_forecast_carries_admissions_length_of_stay_and_an_honest_backtest(forec
     labels = {f.label: f.value for f in r.facts}
     assert 3 < labels["estimated mean length of stay"] < 10  # the demo ICU's mean stay is ~6
     assert r.days[0].date > forecaster.hospital.daily.date.max().date()
+
+
+def test_a_shorter_horizon_is_the_start_of_a_longer_one_on_every_ward(forecaster):
+    """Asked about the next 7 days and then the next 28, a ward gets the same first week
+    (a census-flow ward's simulation is run once over the whole horizon and sliced)."""
+    models = forecaster.models()
+    assert "flow" in models.method.values()  # the demo has census-flow wards to check
+    for ward in models.wards:
+        week, month = forecaster.forecast(ward, 7), forecaster.forecast(ward, 28)
+        assert week.days == month.days[:7], ward
+        assert week.admissions == month.admissions[:7], ward
+
+
+def test_warming_computes_each_flow_wards_simulation_once(hospital, forecaster, monkeypatch):
+    import tools.forecast as F
+
+    calls = []
+    real = F.simulate_census
+    monkeypatch.setattr(F, "simulate_census", lambda *a, **k: calls.append(1) or real(*a, **k))
+    fresh = F.Forecaster(hospital, checkpoint_dir=forecaster.checkpoint_dir)
+    fresh.warm()
+    flows = sum(m == "flow" for m in fresh.models().method.values())
+    assert len(calls) == flows
+    fresh.forecast("HDU", 5), fresh.forecast("PED", 21), fresh.forecast("ICU", 9)
+    assert len(calls) == flows  # questions slice the warmed simulations
