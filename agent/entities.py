@@ -19,7 +19,7 @@ from typing import Literal
 import yaml
 
 from knowledge.hospital import Ward
-from knowledge.text import has_cjk
+from knowledge.text import fold_ascii, has_cjk
 
 Kind = Literal["ward", "service", "diagnosis", "drug", "code", "record", "assertion"]
 
@@ -69,11 +69,6 @@ def _pattern(name: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])", flags)
 
 
-# What a case-insensitive ``re`` pattern of ASCII letters also matches beyond their two cases
-# (the re docs: "İ", "ı", "ſ" and the Kelvin sign); folded to ASCII before ``str.lower``.
-_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
-
-
 def _needle(name: str) -> tuple[str, bool] | None:
     """A substring any match of ``_pattern(name)`` must contain: ``(name, False)`` in the
     text as it is, ``(name.lower(), True)`` in the folded text; None when there is no
@@ -99,7 +94,7 @@ def _spans(text: str, names: Iterable[str]) -> list[tuple[int, int, str]]:
     lexicon names, each a regex scan of the answer, were most of a turn's own CPU.
     """
     taken: list[tuple[int, int, str]] = []
-    folded = text.translate(_FOLD).lower()
+    folded = fold_ascii(text)
     for name, pat, needle in _compiled(tuple(names)):
         if needle is not None and needle[0] not in (folded if needle[1] else text):
             continue

@@ -50,13 +50,28 @@ def _values(facts: list[dict]) -> list[tuple[float, str]]:
     return out
 
 
-def _matches(text: str, value: float, percent: bool) -> bool:
-    n = float(text.replace(",", ""))
-    decimals = len(text.split(".")[1]) if "." in text else 0
-    candidates = [value]
-    if percent:
-        candidates.append(value * 100)
-    for v in candidates:
+def _reading(text: str) -> tuple[float, int]:
+    """The quantity ``text`` writes ("1,234.5") and how many decimals it shows."""
+    return float(text.replace(",", "")), len(text.split(".")[1]) if "." in text else 0
+
+
+_HALF = 0.5 + 1e-9
+
+
+def _source(n: float, decimals: int, percent: bool, values: list[tuple[float, str]]) -> str:
+    """The label of the first value the number says, or ""."""
+    if decimals == 0:  # the common case, one comparison: within half a unit (as _matches)
+        for v, label in values:
+            if abs(v - n) < _HALF or (percent and abs(v * 100 - n) < _HALF):
+                return label
+        return ""
+    return next((label for v, label in values if _matches(n, decimals, v, percent)), "")
+
+
+def _matches(n: float, decimals: int, value: float, percent: bool) -> bool:
+    """Whether a number written as ``n`` with ``decimals`` decimals says ``value`` (x100 for a
+    percent): rounded to what it shows, or within half a unit when it shows none."""
+    for v in (value, value * 100) if percent else (value,):
         if round(v, decimals) == n or abs(v - n) < 1e-9:
             return True
         if decimals == 0 and abs(v - n) < 0.5 + 1e-9:
@@ -87,8 +102,9 @@ def check(
     values = _values(facts)
     user_numbers = {float(n.replace(",", "")) for n, _ in numbers_in(user_message)}
     for number, percent in numbers_in(answer):
-        source = next((label for v, label in values if _matches(number, v, percent)), "")
-        if not source and float(number.replace(",", "")) in user_numbers:
+        n, decimals = _reading(number)
+        source = _source(n, decimals, percent, values)
+        if not source and n in user_numbers:
             source = "user message"
         findings.append(Finding(number + ("%" if percent else ""), source))
     return GroundingReport(all(f.source for f in findings), findings)

@@ -1,4 +1,5 @@
-"""Which characters are CJK ideographs: one definition for the whole project.
+"""Which characters are CJK ideographs: one definition for the whole project (and the text a
+case-insensitive search of ASCII words is tested against, :func:`fold_ascii`).
 
 English and Chinese are told apart, the lexical index cuts Chinese into bigrams, and the
 de-identifier finds Chinese names and addresses, all with the ranges below:
@@ -28,3 +29,16 @@ def has_cjk(text: str) -> bool:
 def count_cjk(text: str) -> int:
     """How many CJK ideographs ``text`` holds."""
     return len(_CJK.findall(text))
+
+
+# What a case-insensitive ``re`` pattern of ASCII letters also matches beyond their two cases
+# (the re docs: "İ", "ı", "ſ" and the Kelvin sign; the only characters besides ASCII whose
+# lowercase holds ASCII), folded to ASCII before ``str.lower``.
+_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+
+
+def fold_ascii(text: str) -> str:
+    """``text`` lowercased with the four characters above folded to ASCII: an ASCII word that
+    a case-insensitive ``re`` pattern finds in ``text`` is in it, lowercased, as a substring
+    (so a substring test can rule a pattern out before its regex scan)."""
+    return text.translate(_FOLD).lower()

@@ -34,7 +34,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from knowledge.hospital import Ward
-from knowledge.text import has_cjk
+from knowledge.text import fold_ascii, has_cjk
 
 __all__ = [
     "Service",
@@ -167,35 +167,62 @@ def _belongs(ward: Ward, service: Service) -> bool:
     return False
 
 
-_Matcher = tuple[re.Pattern[str], tuple[str, ...] | None]  # ward ids (empty: unknown); None: skip
+# A matcher: the pattern, the ward ids it names (empty: a service the hospital lacks; None: a
+# phrase that is no ward), a needle: text every match contains ("" when there is none to test
+# cheaply), and whether the needle is lowercased (the pattern ignores case).
+_Matcher = tuple[re.Pattern[str], tuple[str, ...] | None, str, bool]
+
+
+def _needle(word: str, flags: int) -> str:
+    """The first literal piece of :func:`_word_pattern`'s pattern for ``word``, if ASCII."""
+    w = word.strip()
+    piece = w if has_cjk(w) else next((p for p in re.split(r"[\s\-]+", w) if p), "")
+    if flags & re.IGNORECASE:
+        return piece.lower() if piece.isascii() else ""
+    return piece
+
+
+def _matcher(pattern: str, flags: int, ids: tuple[str, ...] | None, word: str) -> _Matcher:
+    return (_compile(pattern, flags), ids, _needle(word, flags), bool(flags & re.IGNORECASE))
 
 
 def _matchers(wards: Sequence[Ward], synonyms: Synonyms) -> list[_Matcher]:
     out: list[_Matcher] = []
     for w in wards:
         out.append(
-            (
-                _compile(r"(?<![A-Za-z0-9])" + re.escape(w.ward_id) + r"(?![A-Za-z0-9])"),
+            _matcher(
+                r"(?<![A-Za-z0-9])" + re.escape(w.ward_id) + r"(?![A-Za-z0-9])",
+                0,
                 (w.ward_id,),
+                w.ward_id,
             )
         )
         for name in (w.name_en, w.name_zh):
             pattern, flags = _word_pattern(name)
-            out.append((_compile(pattern, flags | re.IGNORECASE), (w.ward_id,)))
+            out.append(_matcher(pattern, flags | re.IGNORECASE, (w.ward_id,), name))
     for service in synonyms.services.values():
         ids = tuple(w.ward_id for w in wards if _belongs(w, service))
         for word in service.say:
             pattern, flags = _word_pattern(word)
-            out.append((_compile(pattern, flags), ids))
+            out.append(_matcher(pattern, flags, ids, word))
     for phrase in synonyms.not_wards:
         pattern, flags = _word_pattern(phrase)
-        out.append((_compile(pattern, flags), None))
+        out.append(_matcher(pattern, flags, None, phrase))
     return out
 
 
 def _mentions(text: str, matchers: list[_Matcher]) -> list[tuple[str, tuple[str, ...]]]:
-    """Non-overlapping mentions, the longest kept where several overlap, in text order."""
-    found = [(m.start(), m.end(), ids) for pattern, ids in matchers for m in pattern.finditer(text)]
+    """Non-overlapping mentions, the longest kept where several overlap, in text order.
+
+    A pattern whose needle is not in the text cannot match and is not run (a substring test
+    costs a fraction of a regex scan, and a question names a handful of the ~300 patterns).
+    """
+    lowered = fold_ascii(text)
+    found: list[tuple[int, int, tuple[str, ...] | None]] = []
+    for pattern, ids, needle, folded in matchers:
+        if needle and needle not in (lowered if folded else text):
+            continue
+        found.extend((m.start(), m.end(), ids) for m in pattern.finditer(text))
     kept: list[tuple[int, int, tuple[str, ...] | None]] = []
     for a, b, ids in sorted(found, key=lambda t: (-(t[1] - t[0]), t[0])):
         if all(b <= ka or a >= kb for ka, kb, _ in kept):

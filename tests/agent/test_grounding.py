@@ -34,3 +34,33 @@ def test_numbers_from_the_user_message_are_allowed():
 def test_dates_must_come_from_tool_output():
     assert check("peak on 2026-12-04", FACTS, "q", ['"date": "2026-12-04"']).grounded
     assert not check("peak on 2026-12-05", FACTS, "q", ['"date": "2026-12-04"']).grounded
+
+
+def test_the_whole_number_shortcut_names_the_same_fact_as_the_full_rule():
+    """A number shown without decimals takes one comparison per fact; the label found is the
+    one the full rule (rounded to what it shows, exact, or within half a unit) finds."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from agent.grounding import _matches, _source
+
+    values = st.lists(
+        st.tuples(
+            st.one_of(
+                st.floats(allow_nan=True, allow_infinity=True),
+                st.integers(-500, 500).map(float),
+                st.integers(-5000, 5000).map(lambda i: i / 10),
+                st.integers(0, 100).map(lambda i: i / 100),
+            ),
+            st.sampled_from(["a", "b", "c"]),
+        ),
+        max_size=12,
+    )
+
+    @settings(max_examples=500, deadline=None)
+    @given(values, st.integers(-600, 600).map(float), st.booleans())
+    def same(vals, n, percent):
+        full = next((label for v, label in vals if _matches(n, 0, v, percent)), "")
+        assert _source(n, 0, percent, vals) == full
+
+    same()

@@ -316,3 +316,51 @@ def test_a_custom_synonyms_file(tmp_path):
     table = load_synonyms(str(path))
     assert resolve_ward("the ticker ward", DEMO, synonyms=table).ward_id == "CARD"
     assert resolve_ward("cardio", DEMO, synonyms=table).status == "absent"
+
+
+def _all_mentions(text, matchers):
+    """The mentions without the needle test: every pattern run (the reference)."""
+    import agent.resolve.wards as W
+
+    return W._mentions(text, [(p, ids, "", folded) for p, ids, _, folded in matchers])
+
+
+def test_folding_covers_every_code_point_that_a_case_insensitive_ascii_letter_matches():
+    """A needle is tested against ``fold_ascii(text)``: every character outside ASCII that
+    re.IGNORECASE matches to an ASCII letter folds to that letter, and no other one's
+    lowercase holds ASCII."""
+    import re
+    import sys
+
+    from knowledge.text import fold_ascii
+
+    letter = re.compile("[a-z]", re.IGNORECASE)
+    for c in map(chr, range(128, sys.maxunicode + 1)):
+        if letter.fullmatch(c):
+            assert re.fullmatch(fold_ascii(c), c, re.IGNORECASE), c
+        else:
+            assert not any(ord(x) < 128 for x in fold_ascii(c)), c
+
+
+@pytest.mark.parametrize("hospital", [DEMO, OTHER], ids=["demo", "other"])
+def test_the_needle_test_finds_what_every_pattern_finds(hospital):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from agent.resolve.wards import _mentions
+
+    matchers = WardResolver(hospital)._matchers
+    words = [w for ward in hospital for w in (ward.ward_id, ward.name_en, ward.name_zh)]
+    words += ["cardiac", "CCU", "heart", "KİD", "ıcu", "ſurgery", "心脏", "内科", "ER", "-", " "]
+    pieces = st.one_of(st.sampled_from(words), st.text(max_size=6))
+    texts = st.lists(pieces, max_size=8).map(" ".join)
+    for text in ["Cardiology next week", "ICU", "ıcu and ſurgery", "下周心内科", "The CCU"]:
+        assert _mentions(text, matchers) == _all_mentions(text, matchers)
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(texts, st.sampled_from([str, str.upper, str.lower, str.title]))
+    def same(text, case):
+        t = case(text)
+        assert _mentions(t, matchers) == _all_mentions(t, matchers)
+
+    same()
