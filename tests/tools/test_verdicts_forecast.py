@@ -67,9 +67,22 @@ def test_p90_above_the_beds_says_yes_on_exactly_those_days_and_by_how_much(asser
 
 
 def test_many_days_over_are_counted_not_listed(assert_verdicts):
+    vs = verdicts_for(days(*[40] * 4, 30, *[40] * 5))
+    en, zh = read(vs, "forecast.exceeds_beds"), read(vs, "forecast.exceeds_beds", "zh")
+    assert "on 9 of the 10 days, from Wednesday 2026-07-01 to Friday 2026-07-10" in en.text
+    assert "的10天中有9天" in zh.text
+    assert_verdicts(vs, {"CARD"})
+
+
+def test_every_day_over_says_so_once(assert_verdicts):
+    """All days over: the window is named once ("every day from ... to ..."), not as a count
+    followed by the same dates again."""
     vs = verdicts_for(days(*[40] * 10))
-    en = read(vs, "forecast.exceeds_beds")
-    assert "on 10 of the 10 days" in en.text
+    en, zh = read(vs, "forecast.exceeds_beds"), read(vs, "forecast.exceeds_beds", "zh")
+    assert "on every day from Wednesday 2026-07-01 to Friday 2026-07-10, by up to 6" in en.text
+    assert "每天都可能超出其34张床位" in zh.text
+    for v in (en, zh):
+        assert v.text.count("2026-07-01") == 1 and v.text.count("2026-07-10") == 1
     assert_verdicts(vs, {"CARD"})
 
 
