@@ -58,23 +58,15 @@ def _reading(text: str) -> tuple[float, int]:
 _HALF = 0.5 + 1e-9
 
 
-def _source(n: float, decimals: int, percent: bool, values: list[tuple[float, str]]) -> str:
-    """The label of the first value the number says, or ""."""
-    if decimals == 0:  # the common case, one comparison: within half a unit (as _matches)
-        for v, label in values:
-            if abs(v - n) < _HALF or (percent and abs(v * 100 - n) < _HALF):
-                return label
-        return ""
-    return next((label for v, label in values if _matches(n, decimals, v, percent)), "")
-
-
 def _matches(n: float, decimals: int, value: float, percent: bool) -> bool:
     """Whether a number written as ``n`` with ``decimals`` decimals says ``value`` (x100 for a
-    percent): rounded to what it shows, or within half a unit when it shows none."""
+    percent): rounded to what it shows (or equal), or within half a unit when it shows none
+    (which covers both of the others, so a whole number takes that one comparison)."""
     for v in (value, value * 100) if percent else (value,):
-        if round(v, decimals) == n or abs(v - n) < 1e-9:
-            return True
-        if decimals == 0 and abs(v - n) < 0.5 + 1e-9:
+        if decimals == 0:
+            if abs(v - n) < _HALF:
+                return True
+        elif round(v, decimals) == n or abs(v - n) < 1e-9:
             return True
     return False
 
@@ -103,7 +95,7 @@ def check(
     user_numbers = {float(n.replace(",", "")) for n, _ in numbers_in(user_message)}
     for number, percent in numbers_in(answer):
         n, decimals = _reading(number)
-        source = _source(n, decimals, percent, values)
+        source = next((label for v, label in values if _matches(n, decimals, v, percent)), "")
         if not source and n in user_numbers:
             source = "user message"
         findings.append(Finding(number + ("%" if percent else ""), source))

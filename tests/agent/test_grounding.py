@@ -36,13 +36,24 @@ def test_dates_must_come_from_tool_output():
     assert not check("peak on 2026-12-05", FACTS, "q", ['"date": "2026-12-04"']).grounded
 
 
+def _full_rule(n: float, decimals: int, value: float, percent: bool) -> bool:
+    """The matching rule written out in full: rounded to what it shows, exact, or within half
+    a unit when it shows no decimals (x100 as well for a percent)."""
+    for v in (value, value * 100) if percent else (value,):
+        if round(v, decimals) == n or abs(v - n) < 1e-9:
+            return True
+        if decimals == 0 and abs(v - n) < 0.5 + 1e-9:
+            return True
+    return False
+
+
 def test_the_whole_number_shortcut_names_the_same_fact_as_the_full_rule():
     """A number shown without decimals takes one comparison per fact; the label found is the
     one the full rule (rounded to what it shows, exact, or within half a unit) finds."""
-    from hypothesis import given, settings
+    from hypothesis import example, given, settings
     from hypothesis import strategies as st
 
-    from agent.grounding import _matches, _source
+    from agent.grounding import _matches
 
     values = st.lists(
         st.tuples(
@@ -59,8 +70,12 @@ def test_the_whole_number_shortcut_names_the_same_fact_as_the_full_rule():
 
     @settings(max_examples=500, deadline=None)
     @given(values, st.integers(-600, 600).map(float), st.booleans())
+    @example([(35.5, "a")], 35.0, False)  # exactly half a unit away: the full rule says yes
+    @example([(35.5, "a")], 36.0, False)
+    @example([(0.355, "a")], 35.0, True)
+    @example([(34.4, "a"), (35.0, "b")], 35.0, False)
     def same(vals, n, percent):
-        full = next((label for v, label in vals if _matches(n, 0, v, percent)), "")
-        assert _source(n, 0, percent, vals) == full
+        full = next((label for v, label in vals if _full_rule(n, 0, v, percent)), "")
+        assert next((label for v, label in vals if _matches(n, 0, v, percent)), "") == full
 
     same()
