@@ -25,6 +25,7 @@ from tools.plan_store import PlanStore
 from tools.registry import ToolContext
 from tools.result import ToolError
 from tools.roles import HOST, Caller, Role, require
+from tools.verdicts import compile_all as compile_verdicts
 
 
 def ensure_demo(settings: Settings, log=print) -> None:
@@ -92,8 +93,9 @@ def build_context(settings: Settings, caller: Caller | None = None) -> ToolConte
 
 def warm_forecaster(ctx: ToolContext, log=print) -> None:
     """Load the ward models now (training them on a first run) and compute the forecasts every
-    question shares, so no question waits for them."""
+    question shares, so no question waits for them; the verdict templates are compiled too."""
 
+    compile_verdicts()
     fc = ctx.forecaster
     path = fc.checkpoint_dir
     if path is not None and not (path / CHECKPOINT).exists():

@@ -188,8 +188,10 @@ class Forecaster:
         return models
 
     def warm(self) -> None:
-        """Load (or train) the models and compute what every question shares: the panel
-        forecasts and each flow ward's census simulation, so no question waits for them.
+        """Load (or train) the models and compute what every question shares, so no question
+        waits for it: the panel forecasts, each flow ward's census simulation, each ward's
+        backtest scale, first forecast day and four-week reading (whose verdict templates are
+        compiled on the way).
 
         Raises:
             ToolError: no ward has enough history to train on.
@@ -201,6 +203,10 @@ class Forecaster:
             except ToolError:  # reported per question, as without warming
                 continue
             self._predict(models, ward_id, 1)
+            self.first_day(ward_id)
+            self._scale(ward_id)
+            n, _ = self._once("history_check", ward_id, self._history_problem)
+            self.forecast(ward_id, min(MAX_DAYS, n - MIN_HISTORY))
 
     def checkpoint_is_fresh(self) -> bool:
         """Whether a checkpoint in ``checkpoint_dir`` would serve this hospital untrained."""

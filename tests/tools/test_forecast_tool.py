@@ -83,5 +83,13 @@ def test_warming_computes_each_flow_wards_simulation_once(hospital, forecaster, 
     fresh.warm()
     flows = sum(m == "flow" for m in fresh.models().method.values())
     assert len(calls) == flows
+    reads = []
+    history = type(fresh.hospital).history  # a frozen dataclass: patched on its class
+    monkeypatch.setattr(
+        type(fresh.hospital), "history", lambda *a, **k: reads.append(a) or history(*a, **k)
+    )
     fresh.forecast("HDU", 5), fresh.forecast("PED", 21), fresh.forecast("ICU", 9)
+    for ward in fresh.models().wards:
+        fresh.first_day(ward), fresh.forecast(ward, 3)
     assert len(calls) == flows  # questions slice the warmed simulations
+    assert reads == []  # and each ward's scale, first day and history checks are warm too

@@ -159,3 +159,16 @@ def test_a_window_beyond_the_horizon_is_a_clear_error(ctx):
     assert not r.ok and r.error == "outside_horizon"
     r = call_tool(ctx, "forecast_beds", {"ward": "ICU", "start": "next friday"})
     assert not r.ok and r.error == "bad_argument" and "YYYY-MM-DD" in r.summary
+
+
+def test_compiling_every_template_up_front_leaves_nothing_for_a_question():
+    """Start-up compiles every template of both languages, so a question only renders."""
+    from tools.verdicts import _template, compile_all, templates
+
+    assert compile_all() == sum(
+        isinstance(t, str) for language in ("en", "zh") for t in templates(language).values()
+    )
+    misses = _template.cache_info().misses
+    verdicts_for(days(30, 36, 40, 29))
+    verdicts_for(days(20, 21, 22, 23), beds=10)
+    assert _template.cache_info().misses == misses
