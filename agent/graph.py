@@ -29,7 +29,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, fields
@@ -46,6 +46,7 @@ from agent import grounding, policy
 from agent.app.audit import AuditError, digest
 from agent.entities import check_entities
 from agent.entities import ungrounded as ungrounded_entities
+from agent.gate import GATE, TOOL_SLICE_S, TurnGate
 from agent.guard import refused_request
 from agent.llm import response_format, token_limit
 from agent.resolve import WardResolver, resolve_window
@@ -329,6 +330,7 @@ class Agent:
         tool_timeout: float | None = None,
         examples=None,
         answer_mode: str = "model",
+        gate: TurnGate | None = None,
     ):
         if mode not in ("route", "tools"):
             raise ValueError(f"mode must be 'route' or 'tools', got {mode!r}")
@@ -348,6 +350,7 @@ class Agent:
         self.tool_timeout = tool_timeout
         self.examples = examples  # an ExampleBank: nearest labelled questions for the router
         self.answer_mode = answer_mode
+        self.gate = gate or GATE  # turns' CPU work one after another (agent.gate)
         self.memory: dict[str, list[BaseMessage]] = {}
         self._schema = route_schema(SCHEMAS)
         self._tools = router_tools(SCHEMAS)
@@ -395,7 +398,8 @@ class Agent:
 
     def _timed(self, turn: Turn, purpose: str, fn):
         t0 = time.perf_counter()
-        msg = fn()
+        with self.gate.released():  # the model server's time: other turns go on
+            msg = fn()
         usage = getattr(msg, "usage_metadata", None) or {}
         turn.llm_calls.append(
             {
@@ -488,7 +492,23 @@ class Agent:
         ``history`` replaces the session's memory for a stateless caller (the OpenAI-compatible
         endpoint, an eval case); it is not stored. ``caller`` is the signed-in staff member the
         tools act for (their role decides what the tools allow); default: the context's own.
+        The turn's own work runs holding the gate (:mod:`agent.gate`), never across an event
+        handed to the reader (who may take their time, or read from another thread).
         """
+        steps = self._turn(question, session_id, history, caller)
+        try:
+            yield from self.gate.each(steps, holding=True)
+        finally:  # a reader that stops early: the turn's own clean-up, now
+            with self.gate.held():
+                steps.close()
+
+    def _turn(
+        self,
+        question: str,
+        session_id: str,
+        history: list[BaseMessage] | None,
+        caller: Caller | None,
+    ) -> Generator[Event, None, None]:
         t0 = time.perf_counter()
         ctx = self.ctx.for_caller(caller) if caller else self.ctx
         turn = Turn(
@@ -689,12 +709,19 @@ class Agent:
 
     def _run_tool(self, ctx: ToolContext, name: str, arguments: dict):
         """Run a tool for the turn's caller, giving up after ``tool_timeout`` seconds (the
-        thread finishes on its own; its result is dropped)."""
+        thread finishes on its own; its result is dropped). A tool still running after
+        :data:`~agent.gate.TOOL_SLICE_S` (a MILP solve, a case search) runs without the
+        turn holding the gate; a quick one keeps it, as the turn's own work."""
         if not self.tool_timeout:
-            return call_tool(ctx, name, arguments)
+            with self.gate.released():
+                return call_tool(ctx, name, arguments)
         future = self._pool.submit(call_tool, ctx, name, arguments)
         try:
-            return future.result(timeout=self.tool_timeout)
+            try:
+                return future.result(timeout=min(TOOL_SLICE_S, self.tool_timeout))
+            except FutureTimeout:
+                with self.gate.released():
+                    return future.result(timeout=max(0.0, self.tool_timeout - TOOL_SLICE_S))
         except FutureTimeout:
             return ErrorResult.from_error(
                 ToolError(
@@ -795,7 +822,8 @@ class Agent:
         parts: list[str] = []
         tokens = prompt_tokens = None
         looped = False
-        for chunk in self.model.stream(msgs, **token_limit(ANSWER_TOKENS)):
+        chunks = self.model.stream(msgs, **token_limit(ANSWER_TOKENS))
+        for chunk in self.gate.each(chunks, holding=False):  # the model's time: others go on
             text = str(chunk.content or "")
             if text:
                 parts.append(text)

@@ -1,0 +1,162 @@
+"""The turn gate (agent/gate.py): first come first served, re-entrant, let go of while a turn
+waits for the model or a slow tool; and the agent holding it for its own work only."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from agent import graph
+from agent.fake import ScriptedChatModel
+from agent.gate import TOOL_SLICE_S, TurnGate
+from agent.graph import Agent
+from tests.conftest import END
+
+
+def _queue_up(gate: TurnGate, names: list[str], order: list[str]) -> list[threading.Thread]:
+    """Start one thread per name, each waiting for the gate only after the one before it."""
+    threads = []
+    for name in names:
+        waiting = len(gate._waiters)
+
+        def take(name=name):
+            with gate.held():
+                order.append(name)
+
+        t = threading.Thread(target=take)
+        t.start()
+        while len(gate._waiters) == waiting:  # queued behind the ones before it
+            time.sleep(0.001)
+        threads.append(t)
+    return threads
+
+
+def test_waiters_are_served_in_the_order_they_came():
+    gate, order = TurnGate(), []
+    with gate.held():
+        threads = _queue_up(gate, ["b", "c", "d", "e"], order)
+        assert order == []  # nobody gets in while it is held
+    for t in threads:
+        t.join(5)
+    assert order == ["b", "c", "d", "e"]
+    assert not gate._busy and not gate._waiters
+
+
+def test_held_is_reentrant_and_released_lets_the_queue_go_first():
+    gate, order = TurnGate(), []
+    assert not gate.holding()
+    with gate.released():  # not held: nothing to let go of
+        assert not gate.holding()
+    with gate.held():
+        with gate.held():
+            assert gate.holding()
+        assert gate.holding()  # the inner block did not let go
+        threads = _queue_up(gate, ["b", "c"], order)
+        with gate.released():
+            for t in threads:
+                t.join(5)
+            assert not gate.holding()
+        order.append("a")  # taken back only after those that were waiting
+        assert gate.holding()
+    assert order == ["b", "c", "a"]
+    assert not gate.holding() and not gate._busy
+
+
+def test_an_error_inside_still_lets_go():
+    gate = TurnGate()
+    try:
+        with gate.held():
+            raise ValueError("boom")
+    except ValueError:
+        pass
+    assert not gate._busy
+    done = []
+    t = threading.Thread(target=lambda: gate.held().__enter__() or done.append(1))
+    t.start()
+    t.join(5)
+    assert done == [1]
+
+
+def _route(tool: str, **args) -> str:
+    return json.dumps({"tool": tool, **args})
+
+
+class _Watching(ScriptedChatModel):
+    """A scripted model that records whether its caller held the gate during each call."""
+
+    gate: object = None
+    held: list = []
+
+    def _next(self, messages, kwargs):
+        self.held.append(self.gate.holding())
+        return super()._next(messages, kwargs)
+
+
+def test_a_turn_holds_the_gate_for_its_own_work_but_not_for_the_model(ctx, monkeypatch):
+    gate = TurnGate()
+    model = _Watching(
+        script=[_route("forecast_beds", ward="CARD", days=3), "CARD needs beds."],
+        gate=gate,
+        held=[],
+    )
+    agent = Agent(model, ctx, dialect="openai", today=END, gate=gate, tool_timeout=60)
+    own = []
+    real = graph.refused_request
+    monkeypatch.setattr(graph, "refused_request", lambda q: own.append(gate.holding()) or real(q))
+    events = []
+    for ev in agent.stream("How many beds will CARD need in the next 3 days?", "g1"):
+        events.append(ev)
+        assert not gate.holding()  # never across an event handed to the reader
+    assert own == [True]
+    assert model.held == [False, False]  # the route call and the streamed answer
+    assert events[-1].kind == "final" and events[-1].data.tool_calls
+    assert not gate._busy
+
+
+def test_a_slow_tool_lets_another_turn_through(ctx, monkeypatch):
+    """A plan that takes half a second must not hold up a forecast asked meanwhile: past
+    TOOL_SLICE_S the slow turn waits for its tool without the gate."""
+    gate = TurnGate()
+    started, slow_s = threading.Event(), 0.6
+    real = graph.call_tool
+
+    def call_tool(ctx, name, arguments):
+        if name == "plan_beds":
+            started.set()
+            time.sleep(slow_s)  # a MILP solve, standing in
+        return real(ctx, name, arguments)
+
+    monkeypatch.setattr(graph, "call_tool", call_tool)
+    planner = Agent(
+        ScriptedChatModel(script=[_route("plan_beds", days=3), "Here is the plan."]),
+        ctx,
+        dialect="openai",
+        today=END,
+        gate=gate,
+        tool_timeout=60,
+    )
+    asker = Agent(
+        ScriptedChatModel(script=[_route("forecast_beds", ward="ICU", days=2), "ICU is fine."]),
+        ctx,
+        dialect="openai",
+        today=END,
+        gate=gate,
+        tool_timeout=60,
+    )
+    done = {}
+
+    def plan():
+        planner.ask("Plan beds for the next 3 days")
+        done["plan"] = time.perf_counter()
+
+    t = threading.Thread(target=plan)
+    t.start()
+    assert started.wait(30)
+    t0 = time.perf_counter()
+    turn = asker.ask("How many ICU beds for the next 2 days?")
+    done["ask"] = time.perf_counter()
+    t.join(60)
+    assert turn.tool_calls and turn.tool_calls[0].output["ok"]
+    assert done["ask"] < done["plan"]  # answered while the plan was still being solved
+    assert done["ask"] - t0 < slow_s - TOOL_SLICE_S
