@@ -61,7 +61,16 @@ class TurnGate:
             ticket = threading.Lock()
             ticket.acquire()
             self._waiters.append(ticket)
-        ticket.acquire()  # the releasing thread hands the gate over by releasing the ticket
+        try:
+            ticket.acquire()  # the releasing thread hands the gate over by releasing the ticket
+        except BaseException:  # interrupted while waiting (Ctrl-C): leave the line
+            with self._mutex:
+                handed = ticket not in self._waiters
+                if not handed:
+                    self._waiters.remove(ticket)
+            if handed:  # it was ours already: pass it on
+                self._release()
+            raise
         self._local.held = True
 
     def _release(self) -> None:

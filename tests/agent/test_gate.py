@@ -4,8 +4,11 @@ waits for the model or a slow tool; and the agent holding it for its own work on
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
+
+import pytest
 
 from agent import graph
 from agent.fake import ScriptedChatModel
@@ -160,3 +163,40 @@ def test_a_slow_tool_lets_another_turn_through(ctx, monkeypatch):
     assert turn.tool_calls and turn.tool_calls[0].output["ok"]
     assert done["ask"] < done["plan"]  # answered while the plan was still being solved
     assert done["ask"] - t0 < slow_s - TOOL_SLICE_S
+
+
+def test_a_waiter_interrupted_in_line_leaves_it():
+    """Ctrl-C while waiting for the gate: the waiter leaves the line, and the gate ends free
+    when its holder lets go (not handed to a thread that is gone)."""
+    gate = TurnGate()
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        with gate.held():
+            holding.set()
+            release.wait(5)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    assert holding.wait(5)
+
+    class Interrupted(Exception):
+        pass
+
+    def on_alarm(signum, frame):
+        raise Interrupted
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, 0.2)
+    try:
+        with pytest.raises(Interrupted), gate.held():
+            pass
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert not gate._waiters and not gate.holding()
+    release.set()
+    t.join(5)
+    assert not gate._busy
+    with gate.held():  # and it can be taken again at once
+        assert gate.holding()
