@@ -496,11 +496,15 @@ class Agent:
         handed to the reader (who may take their time, or read from another thread).
         """
         steps = self._turn(question, session_id, history, caller)
+        done = False  # nothing of the turn runs after its final event
         try:
-            yield from self.gate.each(steps, holding=True)
-        finally:  # a reader that stops early: the turn's own clean-up, now
-            with self.gate.held():
-                steps.close()
+            for event in self.gate.each(steps, holding=True):
+                done = event.kind == "final"
+                yield event
+        finally:
+            if not done:  # a reader that stopped early: the turn's own clean-up, now
+                with self.gate.held():
+                    steps.close()
 
     def _turn(
         self,

@@ -202,7 +202,6 @@ class Forecaster:
                 self._check_history(ward_id, 1)
             except ToolError:  # reported per question, as without warming
                 continue
-            self._predict(models, ward_id, 1)
             self.first_day(ward_id)
             self._scale(ward_id)
             n, _ = self._once("history_check", ward_id, self._history_problem)

@@ -200,3 +200,31 @@ def test_a_waiter_interrupted_in_line_leaves_it():
     assert not gate._busy
     with gate.held():  # and it can be taken again at once
         assert gate.holding()
+
+
+def test_a_reader_done_at_the_final_event_does_not_wait_for_the_gate_again(ctx):
+    """The API stops reading at the final event: letting go of the turn then must not queue
+    for the gate behind other turns (nothing of the turn is left to run)."""
+    gate = TurnGate()
+    model = ScriptedChatModel(script=[_route("forecast_beds", ward="CARD", days=3), "Fine."])
+    agent = Agent(model, ctx, dialect="openai", today=END, gate=gate, tool_timeout=60)
+    run = agent.stream("How many beds will CARD need in the next 3 days?", "g2")
+    assert any(ev.kind == "final" for ev in run)  # any() stops at the final event
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        with gate.held():
+            holding.set()
+            release.wait(5)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    assert holding.wait(5)
+    closer = threading.Thread(target=run.close)
+    closer.start()
+    closer.join(2)
+    done = not closer.is_alive()
+    release.set()
+    t.join(5)
+    closer.join(5)
+    assert done
