@@ -35,6 +35,21 @@ def _queue_up(gate: TurnGate, names: list[str], order: list[str]) -> list[thread
     return threads
 
 
+def _held_elsewhere(gate: TurnGate) -> tuple[threading.Thread, threading.Event]:
+    """A thread holding ``gate`` until the returned event is set."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        with gate.held():
+            holding.set()
+            release.wait(5)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    assert holding.wait(5)
+    return t, release
+
+
 def test_waiters_are_served_in_the_order_they_came():
     gate, order = TurnGate(), []
     with gate.held():
@@ -169,16 +184,7 @@ def test_a_waiter_interrupted_in_line_leaves_it():
     """Ctrl-C while waiting for the gate: the waiter leaves the line, and the gate ends free
     when its holder lets go (not handed to a thread that is gone)."""
     gate = TurnGate()
-    holding, release = threading.Event(), threading.Event()
-
-    def hold():
-        with gate.held():
-            holding.set()
-            release.wait(5)
-
-    t = threading.Thread(target=hold)
-    t.start()
-    assert holding.wait(5)
+    t, release = _held_elsewhere(gate)
 
     class Interrupted(Exception):
         pass
@@ -210,16 +216,7 @@ def test_a_reader_done_at_the_final_event_does_not_wait_for_the_gate_again(ctx):
     agent = Agent(model, ctx, dialect="openai", today=END, gate=gate, tool_timeout=60)
     run = agent.stream("How many beds will CARD need in the next 3 days?", "g2")
     assert any(ev.kind == "final" for ev in run)  # any() stops at the final event
-    holding, release = threading.Event(), threading.Event()
-
-    def hold():
-        with gate.held():
-            holding.set()
-            release.wait(5)
-
-    t = threading.Thread(target=hold)
-    t.start()
-    assert holding.wait(5)
+    t, release = _held_elsewhere(gate)
     closer = threading.Thread(target=run.close)
     closer.start()
     closer.join(2)
