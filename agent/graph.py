@@ -589,7 +589,7 @@ class Agent:
                 decision = Decision("none")  # never parsed: say what Wardwise can do
             if answer is None and not results and vote is not None:
                 answer = yield from self._by_vote(
-                    ctx, turn, vote, (window, first_day, about), lang, results
+                    ctx, turn, vote, (window, first_day, about), lang, results, previous
                 )
             if answer is not None and not results:
                 turn.replaced = True  # code's own words (a template): nothing to check
@@ -669,22 +669,42 @@ class Agent:
             return None
         return ErrorText(result.summary)
 
-    def _by_vote(self, ctx, turn: Turn, vote, when, lang: str, results):
+    def _by_vote(self, ctx, turn: Turn, vote, when, lang: str, results, previous=None):
         """When the router chose no tool: a refused class gets its fixed reply, and a question
         the nearest labelled questions confidently route to a tool runs that tool with the
-        arguments code reads from the question (ward, window, symptom text)."""
+        arguments code reads from the question (ward, window, symptom text).
+
+        A short follow-up that only names another ward ("儿科也帮我看一下", "and ICU?") sits
+        near no labelled question and its weak vote is often an identity request's: when no
+        label is confident, it names one of the hospital's wards (and the guard found nothing
+        to refuse), it runs the tool the earlier question confidently routes to
+        (:meth:`_follow_up_tool`)."""
         label, confidence = vote
-        if label in REFUSED:
+        follow = None if confidence >= OVERRIDE_CONFIDENCE else self._follow_up_tool(turn, previous)
+        if label in REFUSED and follow is None:
             turn.route["by"] = "code"
             return self._prompt("refusal", kind=label, language=turn.language)
-        tool = VOTE_TOOL.get(label)
-        if tool is None or confidence < OVERRIDE_CONFIDENCE:
+        tool = follow or VOTE_TOOL.get(label)
+        if tool is None or (follow is None and confidence < OVERRIDE_CONFIDENCE):
             return None
         turn.route["by"] = "code"
+        if follow is not None:
+            turn.route["follow_up"] = follow
         outcome = yield from self._call(ctx, turn, Decision(tool), when, lang, set(), results)
         if isinstance(outcome, str) and not isinstance(outcome, ErrorText):
             return outcome
         return None
+
+    def _follow_up_tool(self, turn: Turn, previous: str | None) -> str | None:
+        """The tool of the earlier question (by its confident vote) when this one names one of
+        the hospital's wards and no unknown one; ``None`` otherwise."""
+        if not previous or self.examples is None:
+            return None
+        found = self._ward_resolver().resolve(turn.question)
+        if not found.mentioned or found.unknown:
+            return None
+        label, confidence = self.examples.vote(previous)
+        return VOTE_TOOL.get(label) if confidence >= OVERRIDE_CONFIDENCE else None
 
     def history(self, session_id: str) -> list[BaseMessage]:
         """The session's last turns as messages (from the chat store when there is one)."""

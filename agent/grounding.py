@@ -81,16 +81,29 @@ def numbers_in(text: str) -> list[tuple[str, bool]]:
     return [(m.group(0).rstrip("% ").strip(), bool(m.group(1))) for m in _NUMBER.finditer(text)]
 
 
+def _holds_date(text: str, date: str) -> bool:
+    """Whether ``text`` writes ``date`` as a whole date, no digit either side (as :data:`_DATE`
+    reads one): a search for the few dates an answer quotes, not every date of the tools'
+    outputs (a forecast's JSON holds dozens)."""
+    i = text.find(date)
+    while i != -1:
+        j = i + len(date)
+        if (i == 0 or not text[i - 1].isdecimal()) and (j == len(text) or not text[j].isdecimal()):
+            return True
+        i = text.find(date, i + 1)
+    return False
+
+
 def check(
     answer: str, facts: list[dict], user_message: str, tool_texts: list[str]
 ) -> GroundingReport:
     """Match every number of ``answer`` to a fact (or the user's message)."""
     findings: list[Finding] = []
-    known_dates = {d for t in tool_texts for d in _DATE.findall(t)} | set(
-        _DATE.findall(user_message)
-    )
-    for d in _DATE.findall(answer):
-        findings.append(Finding(d, "tool output date" if d in known_dates else ""))
+    dates = _DATE.findall(answer)
+    if dates:
+        held = "\n".join([*tool_texts, user_message])
+        known = {d: _holds_date(held, d) for d in set(dates)}
+        findings += [Finding(d, "tool output date" if known[d] else "") for d in dates]
     values = _values(facts)
     user_numbers = {float(n.replace(",", "")) for n, _ in numbers_in(user_message)}
     for number, percent in numbers_in(answer):

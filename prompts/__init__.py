@@ -23,7 +23,13 @@ def _env() -> Environment:
 
 
 def _root(directory: Path | None):
-    return Path(directory) if directory else resources.files(__name__)
+    return Path(directory) if directory else _packaged()
+
+
+@cache
+def _packaged():
+    """The packaged prompts' folder (a turn asks for it about ten times)."""
+    return resources.files(__name__)
 
 
 def prompt_names(directory: Path | None = None) -> list[str]:

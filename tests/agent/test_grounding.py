@@ -79,3 +79,28 @@ def test_the_whole_number_shortcut_names_the_same_fact_as_the_full_rule():
         assert next((label for v, label in vals if _matches(n, 0, v, percent)), "") == full
 
     same()
+
+
+def test_a_date_is_known_exactly_when_a_tool_output_or_the_question_holds_it_as_a_date():
+    """The answer's dates are looked for in the tools' text, not every date of that text read
+    first: the same verdict as collecting every whole date (no digit either side) of it."""
+    from hypothesis import example, given, settings
+    from hypothesis import strategies as st
+
+    from agent.grounding import _DATE
+
+    piece = st.sampled_from(["2026-12-04", "2026-12-05", "1", "x", "-", " ", "日", "٣"])
+    text = st.lists(piece, max_size=8).map("".join)
+
+    @settings(max_examples=500, deadline=None)
+    @given(text, st.lists(text, max_size=3), text)
+    @example("on 2026-12-04", ["12026-12-04", "2026-12-041"], "q")  # digits either side: no
+    @example("on 2026-12-04", ['"date": "x2026-12-04"'], "q")
+    @example("on 2026-12-04 and 2026-12-05", [], "from 2026-12-05")
+    def same(answer, texts, question):
+        held = {d for t in [*texts, question] for d in _DATE.findall(t)}
+        want = [(d, "tool output date" if d in held else "") for d in _DATE.findall(answer)]
+        got = [(f.number, f.source) for f in check(answer, [], question, texts).findings]
+        assert got[: len(want)] == want
+
+    same()

@@ -448,3 +448,52 @@ def test_a_turns_json_is_what_asdict_gives(ctx):
     assert json.dumps(turn.to_json(), sort_keys=True) == json.dumps(asdict(turn), sort_keys=True)
     turn.to_json()["llm_calls"].append({})  # the top-level containers are copies
     assert {} not in turn.llm_calls
+
+
+def _bank_agent(ctx, *script):
+    from agent.runtime import example_bank
+
+    model = ScriptedChatModel(script=list(script))
+    return Agent(model, ctx, dialect="llama-cpp", today=END, examples=example_bank())
+
+
+@pytest.mark.parametrize(
+    ("earlier", "question", "ward"),
+    [
+        ("周六呼吸科大概住多少人", "儿科也帮我看一下", "PED"),
+        ("How many beds will cardiology need this weekend?", "And ICU?", "ICU"),
+    ],
+)
+def test_a_follow_up_naming_only_a_ward_runs_the_earlier_questions_tool(
+    ctx, earlier, question, ward
+):
+    """The router chose no tool, and the question's weak vote is an identity request's (it
+    sits near no labelled question): it names a ward and the earlier question is a forecast, so
+    the forecast runs for that ward over the earlier days; before, the PHI refusal came back."""
+    agent = _bank_agent(
+        ctx, route("forecast_beds", days=2), "ok", route("none", reply="好的"), "fine"
+    )
+    first = agent.ask(earlier, session_id="s")
+    label, confidence = agent.examples.vote(question)
+    assert label == "phi" and confidence < 0.75  # what made it a refusal
+    turn = agent.ask(question, session_id="s")
+    assert [c.name for c in turn.tool_calls] == ["forecast_beds"]
+    assert turn.tool_calls[0].arguments["ward"] == ward
+    assert turn.window == first.window  # the earlier question's days
+    assert turn.route["by"] == "code" and turn.route["follow_up"] == "forecast_beds"
+
+
+def test_a_confident_identity_vote_naming_a_ward_is_still_refused_after_a_forecast(ctx):
+    agent = _bank_agent(ctx, route("forecast_beds", days=2), "ok", route("none", reply="好的"))
+    agent.ask("How many beds will ICU need in the next 2 days?", session_id="s")
+    turn = agent.ask(
+        "查一下ICU张三的病历", session_id="s"
+    )  # the guard misses it; the vote does not
+    assert not turn.tool_calls and turn.route["label"] == "phi" and turn.route["by"] == "code"
+    assert turn.answer == agent._prompt("refusal", kind="phi", language="Chinese")
+
+
+def test_a_ward_named_without_an_earlier_question_gets_no_tool_from_the_vote(ctx):
+    agent = _bank_agent(ctx, route("none", reply="好的"))
+    turn = agent.ask("儿科也帮我看一下", session_id="s")
+    assert not turn.tool_calls and "follow_up" not in turn.route
