@@ -51,7 +51,7 @@ from agent.guard import refused_request
 from agent.llm import response_format, token_limit
 from agent.resolve import WardResolver, resolve_window
 from knowledge.text import has_cjk
-from prompts import load_prompt, prompt_version
+from prompts import compile_prompt, load_prompt, prompt_version
 from tools.registry import MAX_DAYS, PLAN_MAX_DAYS, SCHEMAS, ToolContext, call_tool
 from tools.result import ErrorResult, ToolError
 from tools.roles import Caller
@@ -72,6 +72,8 @@ PROMPTS = (
     "refusal",
     "tool_error",
 )
+# What :meth:`Agent.prepare` runs the turn's code on at start-up (no model, no store).
+WARM_QUESTIONS = ("Will ICU be full on Friday?", "下周五重症监护室需要多少床？")
 MALFORMED = "(malformed)"  # a decision that was meant as JSON but does not parse
 ANSWER_MODES = ("verdicts", "model")
 # Example-bank labels that are refused with a fixed reply when the router chose no tool, and
@@ -410,6 +412,24 @@ class Agent:
             }
         )
         return msg
+
+    def prepare(self) -> None:
+        """Do now, at start-up, what the first turn would otherwise do while every other turn
+        waits for the gate (~2 s of CPU): load the example bank's encoder and embed its
+        examples, compile the ward resolver, load the entity lexicon and compile the prompts.
+        No model call (:meth:`warm` is the model's side)."""
+        for name in PROMPTS:
+            compile_prompt(name, self.prompt_dir)
+        resolver = self._ward_resolver()
+        for question in WARM_QUESTIONS:  # the code side of a turn, in both languages
+            refused_request(question)
+            resolve_window(question, self._today(), max_days=MAX_DAYS)
+            resolver.resolve(question)
+            policy.reroute("forecast_beds", question, resolver, question)
+            if self.examples is not None:  # the encoder, its tokenizer, the bank's matrix
+                self.examples.vote(question)
+            grounding.check(question, [], question, [])
+            check_entities(question, wards=self.ctx.hospital.wards, tool_texts=[])
 
     def warm(self) -> None:
         """Evaluate the router prompt's shared prefix once, so the first staff question pays

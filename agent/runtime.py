@@ -190,6 +190,7 @@ def build_agent(settings: Settings, log=print, caller: Caller | None = None):
         tool_timeout=settings.tool_timeout,
         **agent_options(settings),
     )
+    agent.prepare()  # the first question's one-off work, before anyone asks it
     return agent, server
 
 

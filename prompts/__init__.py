@@ -63,6 +63,11 @@ def _template(source: str):
     return _env().from_string(source)  # compiled once per distinct text (a turn renders 3-4)
 
 
+def compile_prompt(name: str, directory: Path | None = None) -> None:
+    """Compile ``<name>.j2`` now, so that its first render does not (the agent's start-up)."""
+    _template(prompt_source(name, directory))
+
+
 def load_prompt(name: str, directory: Path | None = None, **variables: object) -> str:
     """Render ``<name>.j2``; a missing variable raises instead of leaving a blank."""
     return _template(prompt_source(name, directory)).render(**variables).strip()

@@ -497,3 +497,29 @@ def test_a_ward_named_without_an_earlier_question_gets_no_tool_from_the_vote(ctx
     agent = _bank_agent(ctx, route("none", reply="好的"))
     turn = agent.ask("儿科也帮我看一下", session_id="s")
     assert not turn.tool_calls and "follow_up" not in turn.route
+
+
+def test_preparing_leaves_the_first_turn_only_its_own_work(ctx):
+    """Start-up does what the first question did while the other turns waited for the gate
+    (~2 s of CPU): the example bank's embeddings, the ward resolver, the lexicon's patterns."""
+    from unittest.mock import patch
+
+    from agent import entities
+    from agent.examples import ExampleBank
+    from agent.resolve import WardResolver
+    from knowledge.store import RecentQueries
+
+    queries = RecentQueries()
+    bank = ExampleBank.load(queries)
+    model = ScriptedChatModel(script=[route("forecast_beds", ward="ICU", days=3), "ok"])
+    agent = Agent(model, ctx, dialect="llama-cpp", today=END, examples=bank)
+    entities._compiled.cache_clear()
+    agent.prepare()
+    assert bank._matrix is not None and model.calls == []  # no model call at start-up
+    compiled = entities._compiled.cache_info().misses
+    with patch.object(WardResolver, "__init__", side_effect=AssertionError("built in a turn")):
+        with patch.object(queries, "encode", wraps=queries.encode) as encode:
+            turn = agent.ask("How many beds will ICU need in the next 3 days?")
+    assert [c.name for c in turn.tool_calls] == ["forecast_beds"]
+    assert [len(c.args[0]) for c in encode.call_args_list] == [1, 1]  # the question, twice
+    assert entities._compiled.cache_info().misses == compiled
