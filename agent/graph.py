@@ -402,11 +402,12 @@ class Agent:
         t0 = time.perf_counter()
         with self.gate.released():  # the model server's time: other turns go on
             msg = fn()
+            seconds = time.perf_counter() - t0  # not the wait for the gate after it
         usage = getattr(msg, "usage_metadata", None) or {}
         turn.llm_calls.append(
             {
                 "purpose": purpose,
-                "seconds": round(time.perf_counter() - t0, 3),
+                "seconds": round(seconds, 3),
                 "tokens": usage.get("total_tokens"),
                 "prompt_tokens": usage.get("input_tokens"),
             }

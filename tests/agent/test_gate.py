@@ -225,3 +225,45 @@ def test_a_reader_done_at_the_final_event_does_not_wait_for_the_gate_again(ctx):
     t.join(5)
     closer.join(5)
     assert done
+
+
+class _Taking(ScriptedChatModel):
+    """A scripted model during whose first call another thread takes the gate and holds it
+    for ``hold_s`` (a turn that computes meanwhile)."""
+
+    gate: object = None
+    hold_s: float = 0.0
+    threads: list = []
+
+    def _next(self, messages, kwargs):
+        if not self.threads:
+            taken = threading.Event()
+
+            def take():
+                with self.gate.held():
+                    taken.set()
+                    time.sleep(self.hold_s)
+
+            self.threads.append(threading.Thread(target=take))
+            self.threads[0].start()
+            assert taken.wait(5)
+        return super()._next(messages, kwargs)
+
+
+def test_model_seconds_leave_out_the_wait_for_the_gate_after_the_call(ctx):
+    """The load bench counts a turn's model seconds as the model's and the rest as Wardwise's:
+    waiting for the gate while another turn computes is Wardwise's, not the model's."""
+    gate = TurnGate()
+    model = _Taking(
+        script=[_route("forecast_beds", ward="CARD", days=3), "ok"],
+        gate=gate,
+        hold_s=0.4,
+        threads=[],
+    )
+    agent = Agent(model, ctx, dialect="openai", today=END, gate=gate, tool_timeout=60)
+    t0 = time.perf_counter()
+    turn = agent.ask("How many beds will CARD need in the next 3 days?", "g1")
+    assert time.perf_counter() - t0 >= 0.4  # the turn did wait for the other one
+    route = turn.llm_calls[0]
+    assert route["purpose"] == "route" and route["seconds"] < 0.2
+    model.threads[0].join(5)
