@@ -701,12 +701,13 @@ class Agent:
         to refuse), it runs the tool the earlier question confidently routes to
         (:meth:`_follow_up_tool`)."""
         label, confidence = vote
-        follow = None if confidence >= OVERRIDE_CONFIDENCE else self._follow_up_tool(turn, previous)
-        if label in REFUSED and follow is None:
+        confident = confidence >= OVERRIDE_CONFIDENCE
+        follow = None if confident else self._follow_up_tool(turn, previous)
+        if follow is None and label in REFUSED:
             turn.route["by"] = "code"
             return self._prompt("refusal", kind=label, language=turn.language)
-        tool = follow or VOTE_TOOL.get(label)
-        if tool is None or (follow is None and confidence < OVERRIDE_CONFIDENCE):
+        tool = follow or (VOTE_TOOL.get(label) if confident else None)
+        if tool is None:
             return None
         turn.route["by"] = "code"
         if follow is not None:
