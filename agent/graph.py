@@ -312,6 +312,24 @@ def dedupe(text: str) -> str:
     return "\n\n".join(kept)
 
 
+class _Timed:
+    """An iterator's items as they come; ``seconds`` adds up the time spent waiting for them
+    (a streamed answer's model time, without the turn's own work or its reader between)."""
+
+    def __init__(self, items: Iterator):
+        self.items, self.seconds = items, 0.0
+
+    def __iter__(self) -> _Timed:
+        return self
+
+    def __next__(self):
+        t0 = time.perf_counter()
+        try:
+            return next(self.items)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+
 class Agent:
     """Routes, runs tools, answers, checks numbers. One instance serves many sessions."""
 
@@ -864,11 +882,10 @@ class Agent:
                     log.warning("verdict answer failed its own check: %s", turn.ungrounded)
                 return composed
         msgs = self._answer_messages(turn, history, results)
-        t0 = time.perf_counter()
         parts: list[str] = []
         tokens = prompt_tokens = None
         looped = False
-        chunks = self.model.stream(msgs, **token_limit(ANSWER_TOKENS))
+        chunks = _Timed(self.model.stream(msgs, **token_limit(ANSWER_TOKENS)))
         for chunk in self.gate.each(chunks, holding=False):  # the model's time: others go on
             text = str(chunk.content or "")
             if text:
@@ -884,7 +901,7 @@ class Agent:
         turn.llm_calls.append(
             {
                 "purpose": "answer",
-                "seconds": round(time.perf_counter() - t0, 3),
+                "seconds": round(chunks.seconds, 3),  # not the reader's, nor the gate's
                 "tokens": tokens,
                 "prompt_tokens": prompt_tokens,
             }

@@ -228,15 +228,16 @@ def test_a_reader_done_at_the_final_event_does_not_wait_for_the_gate_again(ctx):
 
 
 class _Taking(ScriptedChatModel):
-    """A scripted model during whose first call another thread takes the gate and holds it
-    for ``hold_s`` (a turn that computes meanwhile)."""
+    """A scripted model during whose call number ``at`` (0: the first) another thread takes
+    the gate and holds it for ``hold_s`` (a turn that computes meanwhile)."""
 
     gate: object = None
     hold_s: float = 0.0
+    at: int = 0
     threads: list = []
 
     def _next(self, messages, kwargs):
-        if not self.threads:
+        if not self.threads and len(self.calls) == self.at:
             taken = threading.Event()
 
             def take():
@@ -266,4 +267,26 @@ def test_model_seconds_leave_out_the_wait_for_the_gate_after_the_call(ctx):
     assert time.perf_counter() - t0 >= 0.4  # the turn did wait for the other one
     route = turn.llm_calls[0]
     assert route["purpose"] == "route" and route["seconds"] < 0.2
+    model.threads[0].join(5)
+
+
+def test_a_streamed_answers_model_seconds_leave_out_the_wait_for_the_gate(ctx):
+    """The same for an answer the model writes (``answer_mode="model"``), streamed: the
+    seconds are the stream's, not the turn's wait for the gate between its chunks."""
+    gate = TurnGate()
+    model = _Taking(
+        script=[_route("forecast_beds", ward="CARD", days=3), "CARD needs beds."],
+        gate=gate,
+        hold_s=0.4,
+        at=1,
+        threads=[],
+    )
+    agent = Agent(
+        model, ctx, dialect="openai", today=END, gate=gate, tool_timeout=60, answer_mode="model"
+    )
+    t0 = time.perf_counter()
+    turn = agent.ask("How many beds will CARD need in the next 3 days?", "g1")
+    assert time.perf_counter() - t0 >= 0.4 and model.threads  # it did wait for the other
+    answer = turn.llm_calls[-1]
+    assert answer["purpose"] == "answer" and answer["seconds"] < 0.2
     model.threads[0].join(5)
