@@ -9,22 +9,63 @@ message that comes back are the same; so are the errors: a server that cannot be
 times out or answers an HTTP error raises the ``openai`` exception the SDK would, and a
 JSON-schema-constrained reply cut off at the token limit raises
 ``openai.LengthFinishReasonError`` as the SDK's ``parse`` does. Streaming is unchanged.
+
+``invoke`` also skips LangChain's run bookkeeping when nothing would receive it: with no
+callback handler (none given, no tracing, no verbose), no cache, no rate limiter and no
+config, ``BaseChatModel.invoke`` only wraps ``_generate`` in run managers and result
+objects, about 1 ms of CPU a call under the GIL. The fast path returns the same message
+(content, tool calls, usage and response metadata; the message id is the same ``lc_run-``
+form); anything else goes the full way.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
 import openai
-from langchain_core.messages import BaseMessage
+from langchain_core.callbacks.manager import CallbackManager
+from langchain_core.globals import get_llm_cache
+from langchain_core.language_models.chat_models import _gen_info_and_msg_metadata
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatResult
+from langchain_core.utils.utils import LC_ID_PREFIX
 from langchain_openai import ChatOpenAI
 from openai.types.chat import ChatCompletion
 
 
 class LeanChatOpenAI(ChatOpenAI):
     """``ChatOpenAI`` whose non-streaming calls skip the ``openai`` SDK (module docstring)."""
+
+    def invoke(self, input: Any, config: Any = None, *, stop: list[str] | None = None, **kwargs):
+        """``BaseChatModel.invoke``, without the run bookkeeping when nothing receives it."""
+        if config is not None or not self._unobserved(**kwargs):
+            return super().invoke(input, config, stop=stop, **kwargs)
+        result = self._generate(self._convert_input(input).to_messages(), stop=stop, **kwargs)
+        generation = result.generations[0]
+        message: AIMessage = generation.message  # type: ignore[assignment]
+        if message.id is None:
+            message.id = f"{LC_ID_PREFIX}-{uuid.uuid4()}-0"
+        message.response_metadata = _gen_info_and_msg_metadata(generation)
+        if len(result.generations) == 1 and result.llm_output is not None:
+            message.response_metadata = {**result.llm_output, **message.response_metadata}
+        return message
+
+    def _unobserved(self, **kwargs: Any) -> bool:
+        """Whether a call has no handler, cache, rate limiter or streaming to serve: then
+        ``invoke`` is ``_generate`` and the metadata it adds (:meth:`invoke`)."""
+        handlers = CallbackManager.configure(
+            None, self.callbacks, self.verbose, None, self.tags, None, self.metadata
+        )
+        return (
+            not handlers.handlers
+            and not handlers.inheritable_handlers
+            and (self.cache is False or (self.cache is None and get_llm_cache() is None))
+            and self.rate_limiter is None
+            and self.output_version != "v1"
+            and not self._should_stream(async_api=False, **kwargs)
+        )
 
     def _generate(
         self,

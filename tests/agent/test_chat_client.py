@@ -5,6 +5,9 @@ import json
 import httpx
 import openai
 import pytest
+from langchain_core.caches import InMemoryCache
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
 
@@ -79,6 +82,65 @@ def test_the_request_and_the_message_are_the_sdks(call):
     assert a.content == b.content == '{"tool": "none"}'
     assert a.usage_metadata == b.usage_metadata
     assert b.response_metadata["finish_reason"] == "stop"
+    # invoke's quick way (no handler, no config) gives the message its full way gives
+    full = CALLS[call](_Configured(model(LeanChatOpenAI, recorder("full"))))
+    assert b.model_dump(exclude={"id"}) == full.model_dump(exclude={"id"})
+    assert b.id.startswith("lc_run-") and full.id.startswith("lc_run-")
+
+
+class _Configured:
+    """A model whose calls all carry a config, so ``invoke`` takes LangChain's full way."""
+
+    def __init__(self, m):
+        self.m = m
+
+    def invoke(self, msgs, **kw):
+        return self.m.invoke(msgs, {"tags": ["full"]}, **kw)
+
+    def bind_tools(self, *a, **k):
+        return self.m.bind_tools(*a, **k)
+
+
+def test_an_unobserved_call_skips_the_run_bookkeeping(monkeypatch):
+    """No handler, cache or config: invoke is _generate, not BaseChatModel.generate."""
+    m = model(LeanChatOpenAI, lambda r: httpx.Response(200, json=reply('{"tool": "none"}')))
+
+    def generate(*a, **k):
+        raise AssertionError("the full run bookkeeping was taken")
+
+    monkeypatch.setattr(BaseChatModel, "generate", generate)
+    assert CALLS["route"](m).content == '{"tool": "none"}'
+
+
+def test_a_handler_or_a_cache_gets_the_full_way():
+    class Seen(BaseCallbackHandler):
+        def __init__(self):
+            self.events = []
+
+        def on_chat_model_start(self, *a, **k):
+            self.events.append("start")
+
+        def on_llm_end(self, *a, **k):
+            self.events.append("end")
+
+    ok = lambda r: httpx.Response(200, json=reply('{"tool": "none"}'))  # noqa: E731
+    by_config, on_model = Seen(), Seen()
+    model(LeanChatOpenAI, ok).invoke(MSGS, {"callbacks": [by_config]})
+    m = model(LeanChatOpenAI, ok)
+    m.callbacks = [on_model]
+    m.invoke(MSGS)
+    assert by_config.events == on_model.events == ["start", "end"]
+
+    calls = []
+
+    def counted(r):
+        calls.append(r)
+        return ok(r)
+
+    cached = model(LeanChatOpenAI, counted)
+    cached.cache = InMemoryCache()
+    assert cached.invoke(MSGS).content == cached.invoke(MSGS).content == '{"tool": "none"}'
+    assert len(calls) == 1  # the second answer came from the cache
 
 
 @pytest.mark.parametrize(
