@@ -392,13 +392,8 @@ class Agent:
 
     def _first_day(self) -> date:
         """The first day the tools answer for: the day after the last day of history."""
-        daily = self.ctx.hospital.daily
-        if daily is None or daily.empty:
-            return self._today()
-        last = daily["date"].max()
-        return (last.date() if hasattr(last, "date") else date.fromisoformat(str(last)[:10])) + (
-            timedelta(days=1)
-        )
+        last = self.ctx.hospital.last_day
+        return self._today() if last is None else last + timedelta(days=1)
 
     def _ward_resolver(self) -> WardResolver:
         """The ward resolver of the hospital's wards, compiled once (again if they change)."""

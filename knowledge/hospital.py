@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -109,6 +110,15 @@ class Hospital:
                 return w
         known = ", ".join(f"{w.ward_id} ({w.name_en}/{w.name_zh})" for w in self.wards)
         raise KeyError(f"unknown ward {name!r}; known wards: {known}")
+
+    @cached_property
+    def last_day(self) -> date | None:
+        """The last day of the daily history (None when there is none), found once: an
+        agent asks at every turn, and a hospital's frames are not changed in place."""
+        if self.daily is None or self.daily.empty:
+            return None
+        last = self.daily["date"].max()
+        return last.date() if hasattr(last, "date") else date.fromisoformat(str(last)[:10])
 
     def history(self, ward_id: str, column: str = "census") -> pd.Series:
         """The ward's daily series, indexed by date."""

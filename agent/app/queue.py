@@ -36,7 +36,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agent.app.settings import Settings
 
@@ -86,6 +86,8 @@ class Ticket:
     ahead_at_entry: int = 0
     started: float | None = None
     ended: float | None = None
+    # set once the ticket gets a slot or leaves: only its own waiter wakes, not every waiter
+    moved: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
     def running(self) -> bool:
@@ -151,7 +153,7 @@ class TurnQueue:
         self.max_concurrent, self.max_depth = max_concurrent, max_depth
         self.initial_turn_s = initial_turn_s
         self.clock = clock
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._waiting: deque[Ticket] = deque()
         self._running: set[Ticket] = set()
         self._durations: deque[float] = deque(maxlen=window)
@@ -170,7 +172,7 @@ class TurnQueue:
     def enter(self) -> Ticket:
         """Take a place: a slot now if one is free and nobody waits, else a place at the back
         of the queue. Raises :class:`QueueFull` when ``max_depth`` turns already wait."""
-        with self._cond:
+        with self._lock:
             free = len(self._running) < self.max_concurrent and not self._waiting
             if not free and len(self._waiting) >= self.max_depth:
                 self.refused += 1
@@ -180,6 +182,7 @@ class TurnQueue:
             if free:
                 ticket.started = now
                 self._running.add(ticket)
+                ticket.moved.set()
             else:
                 self._waiting.append(ticket)
             return ticket
@@ -187,10 +190,8 @@ class TurnQueue:
     def wait(self, ticket: Ticket, timeout: float | None = None) -> bool:
         """Block until ``ticket`` holds a slot (``True``) or ``timeout`` seconds pass, or it was
         released while waiting (``False``)."""
-        with self._cond:
-            self._cond.wait_for(
-                lambda: ticket.started is not None or ticket.ended is not None, timeout
-            )
+        ticket.moved.wait(timeout)
+        with self._lock:
             return ticket.running
 
     async def wait_async(self, ticket: Ticket, timeout: float = 1.0) -> bool:
@@ -202,10 +203,11 @@ class TurnQueue:
         """End a turn, or give up a place in the queue: the next waiting turn gets the slot.
         Safe to call twice. A finished turn's duration feeds the estimate when ``ok`` (a
         failed turn's says little about the next one)."""
-        with self._cond:
+        with self._lock:
             if ticket.ended is not None:
                 return
             ticket.ended = self.clock()
+            ticket.moved.set()
             if ticket in self._running:
                 self._running.discard(ticket)
                 if ok and ticket.started is not None:
@@ -219,7 +221,7 @@ class TurnQueue:
                 nxt = self._waiting.popleft()
                 nxt.started = self.clock()
                 self._running.add(nxt)
-            self._cond.notify_all()
+                nxt.moved.set()
 
     @contextmanager
     def turn(self) -> Iterator[Ticket]:
@@ -239,12 +241,12 @@ class TurnQueue:
     @property
     def turn_s(self) -> float:
         """The estimated duration of one turn: the mean of the recent ones."""
-        with self._cond:
+        with self._lock:
             return self._turn_s()
 
     def position(self, ticket: Ticket) -> Position:
         """Where ``ticket`` stands now, and about how long until its answer."""
-        with self._cond:
+        with self._lock:
             t = self._turn_s()
             if ticket.ended is not None:
                 return Position(0, 0.0)
@@ -257,7 +259,7 @@ class TurnQueue:
 
     def snapshot(self) -> dict:
         """``{"running", "waiting", "max_concurrent", "max_depth", "turn_s", "refused"}``."""
-        with self._cond:
+        with self._lock:
             return {
                 "running": len(self._running),
                 "waiting": len(self._waiting),

@@ -178,3 +178,30 @@ def test_settings_choose_the_size():
     assert q.max_concurrent == 3
     with pytest.raises(ValueError):
         TurnQueue(max_concurrent=0)
+
+
+def test_a_freed_slot_wakes_only_the_turn_that_takes_it():
+    """Twelve turns waiting: a release wakes the next one, not all twelve to re-check (a
+    thundering herd of threads taking the lock and the GIL at every turn's end)."""
+    q = TurnQueue(max_concurrent=1, max_depth=20)
+    first = q.enter()
+    waiting = [q.enter() for _ in range(12)]
+    woken = []
+    threads = [
+        threading.Thread(target=lambda t=t: woken.append((t.id, q.wait(t, timeout=5))))
+        for t in waiting
+    ]
+    for t in threads:
+        t.start()
+    q.release(first)
+    threads[0].join(timeout=5)
+    assert woken == [(waiting[0].id, True)]
+    assert [t.moved.is_set() for t in waiting] == [True] + [False] * 11
+    q.release(waiting[5])  # one that gives up its place: its own waiter returns, not running
+    threads[5].join(timeout=5)
+    assert woken[-1] == (waiting[5].id, False)
+    for t in waiting:
+        q.release(t)
+    for t in threads:
+        t.join(timeout=5)
+    assert len(woken) == 12

@@ -56,3 +56,16 @@ def test_ingest_rejects_missing_columns(demo_dir, tmp_path):
 def test_ingest_of_valid_files_replaces_the_hospital(demo_dir, tmp_path):
     h = ingest(demo_dir / "wards.csv", demo_dir / "daily.csv", tmp_path / "new")
     assert len(load(tmp_path / "new").wards) == len(h.wards) == 7
+
+
+def test_the_last_day_is_the_daily_historys_latest_date(hospital):
+    import pandas as pd
+
+    from knowledge.hospital import Hospital
+
+    assert hospital.last_day == hospital.daily["date"].max().date()
+    as_text = Hospital(
+        hospital.wards, hospital.daily.assign(date=hospital.daily["date"].astype(str))
+    )
+    assert as_text.last_day == hospital.last_day
+    assert Hospital(hospital.wards, pd.DataFrame()).last_day is None
