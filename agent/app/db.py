@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,9 +47,10 @@ BASELINE = "0001"  # every store's first revision: the schema as it was before m
 # Alembic's `context` and `op` are module globals: one migration at a time in a process. Taken
 # before the database's lock, never while holding it.
 _IN_PROCESS = threading.Lock()
+WAL_RETRY_S = 0.01  # between tries to switch a fresh SQLite file to WAL mode
 
 
-def sqlite_wal(dbapi_conn) -> None:
+def sqlite_wal(dbapi_conn, timeout: float = 30.0) -> None:
     """Put a SQLite connection's database in write-ahead-log mode, still durable.
 
     In WAL mode a commit appends to ``<file>-wal`` and syncs that one file (``synchronous =
@@ -55,8 +58,23 @@ def sqlite_wal(dbapi_conn) -> None:
     database with two or three syncs: 0.5 ms instead of 2.8 ms a commit on this disk, and readers
     no longer wait for a writer. The mode is kept in the file; an in-memory database ignores it.
     Backups: ``sqlite3 x.db ".backup ..."`` copies the log's committed pages too (docs/deploy.md).
+
+    Switching a fresh file to WAL needs it to itself: while another connection writes (the
+    first store's migration, a ``wardwise users`` command, a second replica starting), SQLite
+    answers "database is locked" at once, without waiting its busy timeout. A file already in
+    WAL mode is left as it is, and the switch is tried again until ``timeout`` seconds pass.
     """
-    dbapi_conn.execute("PRAGMA journal_mode = WAL")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            mode = dbapi_conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                dbapi_conn.execute("PRAGMA journal_mode = WAL")
+            break
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() >= deadline:
+                raise
+            time.sleep(WAL_RETRY_S)
     dbapi_conn.execute("PRAGMA synchronous = FULL")
 
 

@@ -308,3 +308,30 @@ def test_the_upgrade_can_be_printed_as_sql_for_a_dba(capsys):
     sql = capsys.readouterr().out
     assert "CREATE TABLE audit" in sql and "CREATE OR REPLACE TRIGGER audit_no_change" in sql
     assert "INSERT INTO alembic_version_audit (version_num) VALUES ('0001')" in sql
+
+
+def test_a_fresh_sqlite_file_reaches_wal_mode_while_another_connection_writes(tmp_path):
+    """SQLite refuses the switch to WAL at once ("database is locked", no busy wait) while
+    another connection holds a write transaction: the stores' first openings at once did fail
+    so under load. The switch waits for the writer instead, and fails only after its timeout."""
+    import sqlite3
+    import threading
+
+    path = tmp_path / "fresh.db"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE t (x)")
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO t VALUES (1)")
+    threading.Timer(0.3, lambda: writer.execute("COMMIT")).start()
+    other = sqlite3.connect(path, isolation_level=None)
+    db.sqlite_wal(other)
+    assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.sqlite_wal(other)  # already WAL: nothing to switch
+
+    stuck = tmp_path / "stuck.db"
+    writer = sqlite3.connect(stuck, isolation_level=None)
+    writer.execute("CREATE TABLE t (x)")
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO t VALUES (1)")
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        db.sqlite_wal(sqlite3.connect(stuck, isolation_level=None), timeout=0.2)
