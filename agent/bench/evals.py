@@ -70,8 +70,8 @@ from pydantic import BaseModel, Field
 
 from agent import grounding
 from agent.app.settings import Settings
-from agent.graph import Turn, detect_language
-from agent.runtime import build_context, build_index
+from agent.graph import Agent, Turn, detect_language
+from agent.runtime import build_context, build_index, warm_forecaster
 from knowledge.cases_demo import generate_cases
 from knowledge.demo import generate
 from knowledge.records import CaseRecord, write_cases
@@ -424,6 +424,23 @@ class EvalEnv:
     def close(self) -> None:
         if self._tmp:
             self._tmp.cleanup()
+
+
+def agent_factory(
+    make_model: Callable[[], Any], dialect: str, log: Callable = print, **options: Any
+) -> Callable:
+    """The agents the cases run on (``run``'s ``agent_factory``): built on a model from
+    ``make_model()``, with the eval's today, and ready before the first case's clock runs:
+    the forecaster's ward models loaded (trained on a first run, ~20 s) and the agent
+    prepared (:meth:`Agent.prepare`: the example bank's encoder, ~2 s)."""
+
+    def factory(ctx) -> Agent:
+        warm_forecaster(ctx, log=log)
+        agent = Agent(make_model(), ctx, dialect=dialect, today=EVAL_END, **options)
+        agent.prepare()
+        return agent
+
+    return factory
 
 
 def run(

@@ -221,6 +221,7 @@ def _rows(settings, server, key, server_name, dialect, methods, ctx, qs, log) ->
             answer_mode=answer_mode,
             examples=example_bank() if with_examples else None,
         )
+        agent.prepare()  # the first method's first turn does not carry the encoder's loading
         row = {"model": key, "server": server_name, "method": method}
         row.update({"decode_tok_s": round(tok_s, 1), "ttft_s": round(ttft, 2)})
         row.update(_turn_row(agent, forecast_qs, log))

@@ -271,7 +271,6 @@ def eval_(
 ) -> None:
     """Run the prompt-evaluation suites against the agent; exit 1 below a suite's threshold."""
     from agent.bench import evals  # heavy: langchain
-    from agent.graph import Agent  # heavy: langchain
     from agent.llm import LLMUnavailable, connect, make_chat_model  # heavy: langchain, openai
     from agent.runtime import agent_options  # heavy: torch, chromadb
 
@@ -284,13 +283,9 @@ def eval_(
         fail(str(e))
     env = evals.EvalEnv(suites, log=log)
     try:
-
-        def factory(ctx):
-            model = make_chat_model(settings, base_url)
-            return Agent(
-                model, ctx, dialect=dialect, today=evals.EVAL_END, **agent_options(settings)
-            )
-
+        factory = evals.agent_factory(
+            lambda: make_chat_model(settings, base_url), dialect, log, **agent_options(settings)
+        )
         results = evals.run(factory, suites, env, repeat=repeat, log=log)
     finally:
         env.close()

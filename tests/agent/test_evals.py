@@ -13,9 +13,11 @@ import yaml
 
 from agent.bench.evals import (
     DEFAULT_SUITES,
+    EVAL_END,
     Case,
     CaseResult,
     Suite,
+    agent_factory,
     compare_html,
     junit,
     load_suites,
@@ -208,3 +210,26 @@ def test_a_broken_prompt_makes_the_suite_fail(tmp_path, embedded_llm):
     assert bad.returncode == 1, bad.stdout + bad.stderr[-2000:]
     summary = json.loads(bad.stdout)
     assert summary["passed"] is False and summary["categories"]["tool_choice"]["pass_rate"] < 0.75
+
+
+def test_the_eval_agents_are_prepared_before_the_first_case(ctx, monkeypatch):
+    """The first case's seconds are its own: the forecaster is warmed, and the encoder, the
+    bank's embeddings and the ward resolver are made when the agent is, with no model call."""
+    from agent.bench import evals
+    from agent.examples import ExampleBank
+    from agent.fake import ScriptedChatModel
+    from knowledge.store import RecentQueries
+
+    bank = ExampleBank.load(RecentQueries())
+    models = []
+
+    def make_model():
+        models.append(ScriptedChatModel(script=[]))
+        return models[-1]
+
+    warmed = []
+    monkeypatch.setattr(evals, "warm_forecaster", lambda c, log: warmed.append(c))
+    agent = agent_factory(make_model, "llama-cpp", examples=bank)(ctx)
+    assert warmed == [ctx] and agent.today == EVAL_END and agent.model is models[0]
+    assert bank._matrix is not None and agent._resolver is not None
+    assert models[0].calls == []
