@@ -94,11 +94,13 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             "wardwise combines with AutoETS, AutoTheta, DynamicOptimizedTheta and AutoCES",
         ),
         combination: str = typer.Option(
-            "global",
+            None,
             help="how wardwise mixes the model with the statistical forecast, chosen on the "
-            "validation fold: global (one weight, one band factor), quantile (per level), "
-            "step-quantile (per step and level), or auto (the one two-fold cross-validation "
-            "across series picks on that fold)",
+            "validation fold: global (one weight, one band factor for 80% coverage), pooled "
+            "(global's weight, the band by SQL over this and the earlier windows' folds), "
+            "quantile (per level), step-quantile (per step and level), or auto (the one "
+            "two-fold cross-validation across series picks on that fold); default: pooled "
+            "for monthly data, global otherwise",
         ),
     ) -> None:
         """Benchmark the baselines and the wardwise forecaster on the last HORIZON points.
@@ -150,7 +152,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
                 unknown = sorted(set(methods) - set(BASELINES))
                 if unknown or not methods:
                     _fail(f"--baselines takes names from {', '.join(BASELINES)}; got {baselines!r}")
-            if combination not in ("auto", *SCHEMES):
+            if combination is not None and combination not in ("auto", *SCHEMES):
                 _fail(
                     f"--combination takes auto or one of {', '.join(SCHEMES)}; got {combination!r}"
                 )

@@ -57,7 +57,7 @@ def test_per_level_weights_and_band_factors_follow_each_level_loss():
 def test_auto_picks_by_cross_validation_across_series_and_says_so():
     y, nn, stats, scale = _fold()
     c = combination.fit(nn, stats, y, scale, "auto")
-    assert set(c.cv_sql) == set(combination.SCHEMES)
+    assert set(c.cv_sql) == set(combination.AUTO_SCHEMES)
     assert c.scheme == min(c.cv_sql, key=lambda s: (round(c.cv_sql[s], 6), s != "global"))
     out = c.to_json()
     assert out["scheme"] == c.scheme and len(out["width_by_level"]) == 9
@@ -66,3 +66,48 @@ def test_auto_picks_by_cross_validation_across_series_and_says_so():
     assert (alone.weight == 1).all()
     with pytest.raises(ValueError, match="unknown combination scheme"):
         combination.fit(nn, stats, y, scale, "best")
+
+
+def _brute_width(folds, weight):
+    """The band factor of lowest SQL over the folds pooled, by trying every one."""
+    h = folds[0][1].shape[1]
+
+    def loss(k):
+        c = combination.Combination.constant(h, weight, k)
+        q = np.concatenate([c.apply(nn, st) for _, nn, st, _ in folds])
+        y = np.concatenate([f[0] for f in folds])
+        return combination.sql(y, q, np.concatenate([f[3] for f in folds]))
+
+    return min(combination.WIDTHS, key=lambda k: (round(loss(k), 6), k))
+
+
+def test_pooled_band_is_the_lowest_sql_over_this_and_the_earlier_folds():
+    y, nn, stats, scale = _fold()
+    g = combination.fit(nn, stats, y, scale, "global")
+    c = combination.fit(nn, stats, y, scale, "pooled")
+    assert c.scheme == "pooled" and (c.weight == g.weight).all()  # the weight: global's rule
+    w = float(c.weight[0, 0])
+    assert c.width[0] == _brute_width([(y, nn, stats, scale)], w)
+    assert c.width[4] == 1 and len(set(np.delete(c.width, 4))) == 1
+
+    # an earlier fold where the same model's band was too wide (a quarter of the noise):
+    # pooled with it the band narrows, to the lowest SQL over both; the weight is still
+    # this fold's
+    ye, nne, statse, scalee = _fold(300, seed=1)
+    ye = nne[..., 4] + 0.25 * (ye - nne[..., 4])
+    earlier = (combination.Fold(nne, statse, ye, scalee),)
+    p = combination.fit(nn, stats, y, scale, "pooled", earlier)
+    assert (p.weight == c.weight).all() and p.width[0] < c.width[0]
+    assert p.width[0] == _brute_width([(y, nn, stats, scale), (ye, nne, statse, scalee)], w)
+    # a fold without the statistical forecast cannot be scored with this weight: left out
+    alone = (combination.Fold(nne, None, ye, scalee),)
+    assert (combination.fit(nn, stats, y, scale, "pooled", alone).width == c.width).all()
+    # the other schemes ignore earlier folds
+    assert (combination.fit(nn, stats, y, scale, "global", earlier).width == g.width).all()
+
+
+def test_monthly_data_defaults_to_the_pooled_band():
+    from tools.forecasting.data import Dataset
+
+    assert bench.default_combination(Dataset([], "MS")) == "pooled"
+    assert bench.default_combination(Dataset([], "D")) == "global"

@@ -177,18 +177,7 @@ def test_no_choice_sees_the_window_targets():
 
 def test_evaluate_scores_every_window_and_labels_published_rows():
     data = _daily(3, 84)
-    res = windows.evaluate(
-        data,
-        name="tiny.csv",
-        horizon=7,
-        season=7,
-        n_windows=3,
-        step=7,
-        overrides=TINY,
-        contexts=(14,),
-        methods=("SeasonalNaive",),
-        progress=False,
-    )
+    res = windows.evaluate(data, **{**_three_daily_windows(), "name": "tiny.csv"})
     methods = [r.method for r in res.rows]
     assert methods == ["SeasonalNaive", "wardwise-nn", "wardwise"]
     assert res.n_series == [3, 3, 3]
@@ -256,6 +245,22 @@ def test_bench_forecast_windows_command(tmp_path):
     assert bad.exit_code == 2 and "--combination takes auto or one of" in bad.output
 
 
+def _three_daily_windows(**extra) -> dict:
+    """``windows.evaluate``'s arguments for 3 weekly windows of tiny networks."""
+    return dict(
+        name="daily.csv",
+        horizon=7,
+        season=7,
+        n_windows=3,
+        step=7,
+        overrides=TINY,
+        contexts=(14,),
+        methods=("SeasonalNaive",),  # cheap; the weight's choice: test_no_choice_sees...
+        progress=False,
+        **extra,
+    )
+
+
 def test_daily_windows_cut_on_dates_and_no_choice_sees_past_its_cutoff(monkeypatch):
     """Daily data, 3 windows stepped 7 days: every series cut on the same dates (a series
     ending 2 days early is padded with gaps, one that stopped long before is left out), each
@@ -279,17 +284,7 @@ def test_daily_windows_cut_on_dates_and_no_choice_sees_past_its_cutoff(monkeypat
         return bench.forecast_all(d, **kw)
 
     monkeypatch.setattr(windows, "forecast_all", spy)
-    kw = dict(
-        name="daily.csv",
-        horizon=7,
-        season=7,
-        n_windows=3,
-        step=7,
-        overrides=TINY,
-        contexts=(14,),
-        methods=("SeasonalNaive",),  # cheap; the weight's choice: test_no_choice_sees...
-        progress=False,
-    )
+    kw = _three_daily_windows()
     a = windows.evaluate(data, **kw)
     assert seen == [pd.Timestamp(d) for d in ("2024-03-10", "2024-03-17", "2024-03-24")]
     assert [n["first_target"] for n in a.notes] == ["2024-03-04", "2024-03-11", "2024-03-18"]
@@ -311,3 +306,30 @@ def test_daily_windows_cut_on_dates_and_no_choice_sees_past_its_cutoff(monkeypat
             )
     wardwise = {r.method: r for r in b.rows}["wardwise"]
     assert wardwise.windows[2].mase != {r.method: r for r in a.rows}["wardwise"].windows[2].mase
+
+
+def test_pooled_windows_pass_each_window_only_the_earlier_folds(monkeypatch):
+    """With ``pooled`` each window gets the validation folds of the windows before it (all
+    before its cutoff), and changing the last window's targets moves no band chosen."""
+    data = _daily(3, 84)
+    earlier, folds = [], []
+
+    def spy(d, **kw):
+        earlier.append(kw["earlier_folds"])
+        fc = bench.forecast_all(d, **kw)
+        folds.append(fc.fold)
+        return fc
+
+    monkeypatch.setattr(windows, "forecast_all", spy)
+    kw = _three_daily_windows(combination="pooled")
+    a = windows.evaluate(data, **kw)
+    assert [len(e) for e in earlier] == [0, 1, 2]
+    assert earlier[2][0] is folds[0] and earlier[2][1] is folds[1]
+    assert all(n["combination"]["scheme"] == "pooled" for n in a.notes)
+
+    def later(s):
+        return replace(s, y=np.where(s.index >= pd.Timestamp("2024-03-18"), s.y * 3 + 40, s.y))
+
+    b = windows.evaluate(Dataset([later(s) for s in data.series], "D"), **kw)
+    for k in ("weight", "band_factor", "nn_band_factor"):
+        assert [n[k] for n in a.notes] == [n[k] for n in b.notes]

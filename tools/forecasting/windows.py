@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from tools.forecasting.bench import Forecasts, forecast_all
+from tools.forecasting.combination import Fold
 from tools.forecasting.data import Dataset, Series
 from tools.forecasting.metrics import QUANTILES, coverage, mase_scale, panel_mase, panel_sql
 
@@ -183,10 +184,19 @@ def evaluate(
     step = step or horizon
     per_method: dict[str, list[WindowScore]] = {}
     n_series, skipped, notes = [], [], []
+    folds: list[Fold] = []  # earlier windows' validation folds: all before a later cutoff
     for w, end in enumerate(window_ends(n_windows, step), start=1):
         say(f"{name}: window {w}/{n_windows} (each series cut by {end} points)")
         t0, c0 = time.perf_counter(), time.process_time()
-        fc = forecast_all(cut(data, end, horizon), horizon=horizon, season=season, **options)
+        fc = forecast_all(
+            cut(data, end, horizon),
+            horizon=horizon,
+            season=season,
+            earlier_folds=tuple(folds),
+            **options,
+        )
+        if fc.fold is not None:
+            folds.append(fc.fold)
         scores = score_window(fc, season)
         for method, sc in scores.items():
             per_method.setdefault(method, []).append(sc)
