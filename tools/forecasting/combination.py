@@ -33,7 +33,7 @@ default is ``global``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -137,8 +137,8 @@ def sql(y: np.ndarray, q: np.ndarray, scale: np.ndarray) -> float:
     )
 
 
-def _global(nn_q, stats_q, y, scale) -> Combination:
-    """The first rule: one weight by mean MASE of P50, one band factor by 80% coverage."""
+def _p50_weight(nn_q, stats_q, y, scale) -> float:
+    """The one model weight of lowest mean MASE of P50 on the fold (1 without stats)."""
     h = nn_q.shape[1]
     weights = WEIGHTS if stats_q is not None else (1.0,)
     med = {
@@ -147,7 +147,13 @@ def _global(nn_q, stats_q, y, scale) -> Combination:
         )
         for w in weights
     }
-    best = min(weights, key=lambda w: (round(float(med[w]), 6), -w))
+    return min(weights, key=lambda w: (round(float(med[w]), 6), -w))
+
+
+def _global(nn_q, stats_q, y, scale) -> Combination:
+    """The first rule: one weight by mean MASE of P50, one band factor by 80% coverage."""
+    h = nn_q.shape[1]
+    best = _p50_weight(nn_q, stats_q, y, scale)
     cov = {}
     ok = np.isfinite(y)
     for k in WIDTHS:
@@ -181,21 +187,19 @@ class Fold:
 def _pooled(nn_q, stats_q, y, scale, earlier: tuple[Fold, ...]) -> Combination:
     """``global``'s weight on this fold; one band factor by SQL over this and earlier folds."""
     h = nn_q.shape[1]
-    weight = float(_global(nn_q, stats_q, y, scale).weight[0, 0])
+    weight = _p50_weight(nn_q, stats_q, y, scale)
     same = [f for f in earlier if (f.stats_q is None) == (stats_q is None) and f.y.shape[1] == h]
     parts = [Fold(nn_q, stats_q, y, scale), *same]
+    all_y = np.concatenate([f.y for f in parts])
+    all_scale = np.concatenate([f.scale for f in parts])
     losses = {}
     for k in WIDTHS:
         c = Combination.constant(h, weight, k)
-        qs = [c.apply(f.nn_q, f.stats_q) for f in parts]
         losses[k] = sql(
-            np.concatenate([f.y for f in parts]),
-            np.concatenate(qs),
-            np.concatenate([f.scale for f in parts]),
+            all_y, np.concatenate([c.apply(f.nn_q, f.stats_q) for f in parts]), all_scale
         )
     width = min(WIDTHS, key=lambda k: (round(losses[k], 6), k))
-    c = Combination.constant(h, weight, width)
-    return Combination(c.weight, c.width, "pooled")
+    return replace(Combination.constant(h, weight, width), scheme="pooled")
 
 
 def _per_level(nn_q, stats_q, y, scale, by_step: bool, scheme: str) -> Combination:

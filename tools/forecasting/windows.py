@@ -6,7 +6,8 @@ Monash hospital, h = 12, 4 windows 12 apart, the cutoffs are at -48, -36, -24 an
 months). Each window is one :func:`tools.forecasting.bench.forecast_all` on the series cut
 just after that window, so everything wardwise chooses (the context cap, the model weight,
 the band factors, the combination scheme) is chosen on its validation fold, the ``horizon``
-points before the cutoff: no window's targets are seen before they are scored.
+points before the cutoff (with ``pooled``, the band on it and the earlier windows' folds):
+no window's targets are seen before they are scored.
 
 Scores per window, fev's definitions (:func:`~tools.forecasting.metrics.panel_mase`,
 :func:`~tools.forecasting.metrics.panel_sql`), then averaged over windows as fev-bench does:
