@@ -120,6 +120,7 @@ class ToolCall:
     arguments: dict
     output: dict
     seconds: float
+    cpu_ms: float = 0.0  # the turn thread's CPU during the call: the tool's own when it ran inline
 
 
 @dataclass
@@ -145,6 +146,9 @@ class Turn:
     ungrounded_entities: list[str] = field(default_factory=list)
     clarification: bool = False  # the turn asked back (which ward?) instead of running a tool
     route: dict = field(default_factory=dict)  # the example bank's vote and who decided
+    # Wardwise's own CPU for the turn, ms: the CPU of the turn's steps less that of its model
+    # calls and tool calls (each one's ``cpu_ms``), on whatever thread ran them
+    cpu_ms: float = 0.0
 
     def to_json(self) -> dict:
         """The turn as JSON types. Top-level lists and dicts are copies; what they hold (a
@@ -314,20 +318,28 @@ def dedupe(text: str) -> str:
 
 class _Timed:
     """An iterator's items as they come; ``seconds`` adds up the time spent waiting for them
-    (a streamed answer's model time, without the turn's own work or its reader between)."""
+    (a streamed answer's model time, without the turn's own work or its reader between) and
+    ``cpu`` this thread's CPU meanwhile (the model client's)."""
 
     def __init__(self, items: Iterator):
-        self.items, self.seconds = items, 0.0
+        self.items, self.seconds, self.cpu = items, 0.0, 0.0
 
     def __iter__(self) -> _Timed:
         return self
 
     def __next__(self):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         try:
             return next(self.items)
         finally:
             self.seconds += time.perf_counter() - t0
+            self.cpu += time.thread_time() - c0
+
+    def close(self) -> None:
+        """Close the wrapped generator (a reader that stopped early)."""
+        close = getattr(self.items, "close", None)
+        if close is not None:
+            close()
 
 
 class Agent:
@@ -414,13 +426,16 @@ class Agent:
     def _timed(self, turn: Turn, purpose: str, fn):
         t0 = time.perf_counter()
         with self.gate.released():  # the model server's time: other turns go on
+            c0 = time.thread_time()
             msg = fn()
+            cpu = time.thread_time() - c0  # the model client's CPU (request, HTTP, reply)
             seconds = time.perf_counter() - t0  # not the wait for the gate after it
         usage = getattr(msg, "usage_metadata", None) or {}
         turn.llm_calls.append(
             {
                 "purpose": purpose,
                 "seconds": round(seconds, 3),
+                "cpu_ms": round(1000 * cpu, 3),
                 "tokens": usage.get("total_tokens"),
                 "prompt_tokens": usage.get("input_tokens"),
             }
@@ -529,11 +544,16 @@ class Agent:
         The turn's own work runs holding the gate (:mod:`agent.gate`), never across an event
         handed to the reader (who may take their time, or read from another thread).
         """
-        steps = self._turn(question, session_id, history, caller)
+        steps = _Timed(self._turn(question, session_id, history, caller))
         done = False  # nothing of the turn runs after its final event
         try:
             for event in self.gate.each(steps, holding=True):
                 done = event.kind == "final"
+                if done:  # every step has run: the turn's CPU less its model calls' and tools'
+                    turn = event.data
+                    others = sum(c.get("cpu_ms") or 0.0 for c in turn.llm_calls)
+                    others += sum(c.cpu_ms for c in turn.tool_calls)
+                    turn.cpu_ms = round(max(0.0, 1000 * steps.cpu - others), 3)
                 yield event
         finally:
             if not done:  # a reader that stopped early: the turn's own clean-up, now
@@ -688,13 +708,14 @@ class Agent:
             return None
         tried.add(key)
         yield Event("tool_start", {"name": decision.tool, "arguments": decision.arguments})
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.thread_time()
         result = self._run_tool(ctx, decision.tool, decision.arguments)
         call = ToolCall(
             decision.tool,
             decision.arguments,
             result.model_dump(mode="json"),
             round(time.perf_counter() - t1, 3),
+            round(1000 * (time.thread_time() - c1), 3),
         )
         turn.tool_calls.append(call)
         results.append({"name": decision.tool, **result.reading()})
@@ -897,6 +918,7 @@ class Agent:
             {
                 "purpose": "answer",
                 "seconds": round(chunks.seconds, 3),  # not the reader's, nor the gate's
+                "cpu_ms": round(1000 * chunks.cpu, 3),
                 "tokens": tokens,
                 "prompt_tokens": prompt_tokens,
             }

@@ -16,9 +16,12 @@ Turn time is measured by the client. ``serve`` admits turns through its turn que
 seconds inside LLM calls as the turn reports them). ``overhead_share`` = (turn time - queue
 wait - model time) / turn time, summed over all answered turns: the share of a turn spent in
 Wardwise itself (HTTP, routing, tools, grounding, audit, history) rather than waiting for the
-model or for its turn. ``serve_cpu_ms_per_turn`` is the CPU the serve process used while the
-sessions ran (``/proc``; absent elsewhere), per answered turn: Wardwise's own work, the
-tools and the model client, whatever the other jobs on the machine do to wall time.
+model or for its turn. ``own_cpu_ms_per_turn`` is the mean of the turns' own ``cpu_ms``: the
+CPU of a turn's own code in the serve process (its thread's CPU less its model calls'; the
+tools run on threads of their own), which other jobs on the machine slow but do not add to.
+``serve_cpu_ms_per_turn`` is the CPU the serve process used while the sessions ran
+(``/proc``; absent elsewhere), per answered turn: the turns' own work, the tools, the model
+client, HTTP and sign-in.
 The queue takes ``WARDWISE_MAX_CONCURRENT_TURNS`` from the environment (``--model embedded``: 1 unless set) and, unless set, a depth of ``--sessions`` so that the
 bench measures waiting, not refusal; refused turns (429) count as lost and as ``refused``. The serve process writes its audit and history to a temporary folder
 (the bench never touches the real audit trail); the chain is verified at the end.
@@ -63,6 +66,7 @@ FIELDS = (
     "llm_p50_s",
     "refused",
     "replicas",
+    "own_cpu_ms_per_turn",
 )
 
 
@@ -86,6 +90,7 @@ class Outcome:
     seconds: float = 0.0
     llm_seconds: float = 0.0
     queue_seconds: float = 0.0
+    own_cpu_ms: float = 0.0
     status: int = 0
     body: dict = field(default_factory=dict)
     error: str = ""
@@ -162,6 +167,7 @@ def _session(
             turn = o.body.get("wardwise") or {}
             o.llm_seconds = sum(c.get("seconds") or 0.0 for c in turn.get("llm_calls") or [])
             o.queue_seconds = float((turn.get("queue") or {}).get("wait_s") or 0.0)
+            o.own_cpu_ms = float(turn.get("cpu_ms") or 0.0)
             out.append(o)
 
 
@@ -340,6 +346,9 @@ def run_load(
         "misrouted": kinds.count("misrouted"),
         "llm_p50_s": round(float(np.median([o.llm_seconds for o in answered] or [np.nan])), 3),
         "refused": sum(1 for o in outcomes if o.status == 429),
+        "own_cpu_ms_per_turn": (
+            round(float(np.mean([o.own_cpu_ms for o in answered])), 2) if answered else None
+        ),
         "serve_cpu_ms_per_turn": (
             round(1000 * (cpu[1] - cpu[0]) / len(answered), 1)
             if cpu[0] is not None and cpu[1] is not None and answered

@@ -290,3 +290,47 @@ def test_a_streamed_answers_model_seconds_leave_out_the_wait_for_the_gate(ctx):
     answer = turn.llm_calls[-1]
     assert answer["purpose"] == "answer" and answer["seconds"] < 0.2
     model.threads[0].join(5)
+
+
+def _burn(seconds: float) -> None:
+    """Spend ``seconds`` of this thread's CPU."""
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
+class _Burning(ScriptedChatModel):
+    """A scripted model whose every call spends CPU on the caller's thread, as a client
+    building a request and parsing a reply does."""
+
+    burn_s: float = 0.0
+
+    def _next(self, messages, kwargs):
+        _burn(self.burn_s)
+        return super()._next(messages, kwargs)
+
+
+@pytest.mark.parametrize("tool_timeout", [60, 0])  # the tool on a pool thread, or inline
+def test_a_turns_own_cpu_leaves_out_its_model_calls_and_its_tools(ctx, monkeypatch, tool_timeout):
+    """``Turn.cpu_ms`` is Wardwise's own CPU for the turn (the load bench's
+    ``own_cpu_ms_per_turn``): the model client's CPU and a tool's are counted apart."""
+    model = _Burning(
+        script=[_route("forecast_beds", ward="CARD", days=3), "CARD needs beds."], burn_s=0.15
+    )
+    real = graph.call_tool
+    monkeypatch.setattr(graph, "call_tool", lambda *a: _burn(0.15) or real(*a))
+    agent = Agent(
+        model, ctx, dialect="openai", today=END, gate=TurnGate(), tool_timeout=tool_timeout
+    )
+    agent.ask("How many beds will CARD need in the next 3 days?", "warm")  # first-use costs
+    model.script = [_route("forecast_beds", ward="CARD", days=4), "CARD needs beds."]
+    t0 = time.thread_time()
+    turn = agent.ask("How many beds will CARD need in the next 4 days?", "c1")
+    spent = 1000 * (time.thread_time() - t0)
+    calls = [c["cpu_ms"] for c in turn.llm_calls]
+    assert len(calls) == 2 and all(c >= 150 for c in calls)  # route, streamed answer
+    tool = turn.tool_calls[0].cpu_ms
+    assert tool >= 150 if tool_timeout == 0 else tool < 100  # counted where it ran
+    assert 0 < turn.cpu_ms < 100  # without both, it would be over 300
+    if tool_timeout == 0:  # everything ran on this thread: the parts add up to it
+        assert turn.cpu_ms + sum(calls) + tool <= spent + 1

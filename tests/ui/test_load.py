@@ -24,6 +24,7 @@ def test_bench_load_cli_loses_and_crosses_nothing(serve_home, monkeypatch):
     assert row["sessions"] == 6 and row["lost"] == 0 and row["crossed"] == 0
     assert row["replicas"] == 2
     assert 0 < row["p50_s"] <= row["p95_s"] and 0 < row["overhead_share"] < 1
+    assert row["own_cpu_ms_per_turn"] > 0  # the turns' own CPU, reported by serve
 
 
 def _answered(ask: Ask, ward: str, days: int, question: str | None = None) -> Outcome:
