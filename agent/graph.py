@@ -159,7 +159,13 @@ class Turn:
             v = getattr(self, f.name)
             out[f.name] = list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v
         out["tool_calls"] = [
-            {"name": c.name, "arguments": c.arguments, "output": c.output, "seconds": c.seconds}
+            {
+                "name": c.name,
+                "arguments": c.arguments,
+                "output": c.output,
+                "seconds": c.seconds,
+                "cpu_ms": c.cpu_ms,
+            }
             for c in self.tool_calls
         ]
         return out
