@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import threading
 from datetime import UTC, datetime
 
@@ -43,6 +44,11 @@ STORE = db.Store("audit", _meta, baseline_tables=("audit",))
 # built once: a statement built per append (values inlined) cost more CPU than the insert
 _LAST_HASH = sa.select(records.c.hash).order_by(records.c.id.desc()).limit(1)
 _INSERT = records.insert()
+# the same two statements in SQLite's own words, for the driver-level append on SQLite
+_LAST_HASH_SQL = "SELECT hash FROM audit ORDER BY id DESC LIMIT 1"
+_INSERT_SQL = (
+    "INSERT INTO audit (ts, kind, session, role, payload, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 class AuditError(RuntimeError):
@@ -57,6 +63,17 @@ def digest(text: str) -> dict:
 def _canonical(row: dict) -> str:
     keys = ("ts", "kind", "session", "role", "payload")
     return json.dumps({k: row[k] for k in keys}, sort_keys=True, ensure_ascii=False)
+
+
+def _row(kind: str, session: str, role: str, payload: dict) -> dict:
+    """A record's columns before its chain: ts, kind, session, role, payload (in that order)."""
+    return {
+        "ts": datetime.now(UTC).isoformat(),
+        "kind": kind,
+        "session": session,
+        "role": role,
+        "payload": json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str),
+    }
 
 
 def _hash(prev: str, row: dict) -> str:
@@ -104,22 +121,47 @@ class AuditLog:
     def append(self, kind: str, session: str, role: str, payload: dict) -> str:
         """Add one record; raise :class:`AuditError` if it cannot be written."""
         try:
-            with self._lock, self.engine.begin() as c:
-                if self.engine.dialect.name == "postgresql":
-                    c.exec_driver_sql("LOCK TABLE audit IN SHARE ROW EXCLUSIVE MODE")
-                prev = c.execute(_LAST_HASH).scalar() or GENESIS
-                row = {
-                    "ts": datetime.now(UTC).isoformat(),
-                    "kind": kind,
-                    "session": session,
-                    "role": role,
-                    "payload": json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str),
-                }
-                h = _hash(prev, row)
-                c.execute(_INSERT, {**row, "prev": prev, "hash": h})
-                return h
+            with self._lock:
+                if self.engine.dialect.name == "sqlite":
+                    return self._append_sqlite(kind, session, role, payload)
+                with self.engine.begin() as c:
+                    if self.engine.dialect.name == "postgresql":
+                        c.exec_driver_sql("LOCK TABLE audit IN SHARE ROW EXCLUSIVE MODE")
+                    prev = c.execute(_LAST_HASH).scalar() or GENESIS
+                    row = _row(kind, session, role, payload)
+                    h = _hash(prev, row)
+                    c.execute(_INSERT, {**row, "prev": prev, "hash": h})
+                    return h
         except sa.exc.SQLAlchemyError as e:
             raise AuditError(f"the audit trail could not be written: {_reason(e)}") from e
+        except sqlite3.Error as e:
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise AuditError(f"the audit trail could not be written: {reason}") from e
+
+    def _append_sqlite(self, kind: str, session: str, role: str, payload: dict) -> str:
+        """The append on SQLite's driver: the same transaction (``BEGIN IMMEDIATE``, the last
+        hash, the insert, the commit) on a connection of the engine's pool, without
+        SQLAlchemy's statement handling around it, which cost as much CPU as the rest (a turn
+        appends twice)."""
+        conn = self.engine.raw_connection()  # set up by the engine's connect hook (WAL, ...)
+        try:
+            cur = conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                last = cur.execute(_LAST_HASH_SQL).fetchone()
+                prev = last[0] if last and last[0] else GENESIS
+                row = _row(kind, session, role, payload)
+                h = _hash(prev, row)
+                cur.execute(_INSERT_SQL, (*row.values(), prev, h))
+                cur.execute("COMMIT")
+                return h
+            except BaseException:
+                driver = conn.driver_connection
+                if driver is not None and driver.in_transaction:
+                    cur.execute("ROLLBACK")
+                raise
+        finally:
+            conn.close()  # back to the pool
 
     def verify(self) -> tuple[bool, int, str]:
         """Walk the chain: ``(ok, records checked, message)``."""

@@ -104,3 +104,46 @@ def test_a_date_is_known_exactly_when_a_tool_output_or_the_question_holds_it_as_
         assert got[: len(want)] == want
 
     same()
+
+
+def test_the_sorted_index_names_the_same_fact_as_a_scan_of_every_fact():
+    """``check`` finds a whole number's fact through a sorted index; the label is the one a
+    scan of the facts in order with the full rule finds, for plain numbers and percents."""
+    from hypothesis import example, given, settings
+    from hypothesis import strategies as st
+
+    from agent.grounding import _first_source
+
+    values = st.lists(
+        st.tuples(
+            st.one_of(
+                st.floats(allow_nan=True, allow_infinity=True),
+                st.integers(-500, 500).map(float),
+                st.integers(-5000, 5000).map(lambda i: i / 10),
+                st.integers(0, 100).map(lambda i: i / 100),
+                st.floats(1e306, 1e308),  # x100 overflows
+            ),
+            st.sampled_from(["a", "b", "c", "d"]),
+        ),
+        max_size=40,
+    )
+    numbers = st.one_of(
+        st.integers(-600, 600).map(float),
+        st.integers(-6000, 6000).map(lambda i: i / 10),
+        st.floats(allow_nan=True, allow_infinity=True),
+    )
+
+    shown = st.tuples(numbers, st.sampled_from([0, 0, 1, 2]), st.booleans())
+
+    @settings(max_examples=800, deadline=None)
+    @given(values, st.lists(shown, min_size=1, max_size=4))
+    @example([(35.5, "a")], [(35.0, 0, False), (36.0, 0, False)])  # half a unit either side
+    @example([(0.355, "a"), (35.0, "b")], [(35.0, 0, True)])  # the percent reading first
+    @example([(34.4, "a"), (35.0, "b"), (35.2, "c")], [(35.0, 0, False)])
+    def same(vals, asked):
+        index: dict = {}  # shared by the numbers of one answer, as check shares it
+        for n, decimals, percent in asked:
+            full = next((lab for v, lab in vals if _full_rule(n, decimals, v, percent)), "")
+            assert _first_source(n, decimals, percent, vals, index) == full
+
+    same()
