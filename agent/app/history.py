@@ -40,6 +40,12 @@ turns = sa.Table(
     sa.Column("answer", sa.Text, nullable=False),
 )
 _INSERT = turns.insert()  # built once (a statement per append cost more CPU)
+_RECENT = (  # built once too: a session's last n turns, newest first
+    sa.select(turns.c.question, turns.c.answer)
+    .where(turns.c.session == sa.bindparam("session"))
+    .order_by(turns.c.id.desc())
+    .limit(sa.bindparam("n"))
+)
 STORE = db.Store("history", _meta, baseline_tables=("chat_turns",))
 DAY_S = 86_400.0
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dh])\s*$", re.I)
@@ -99,14 +105,8 @@ class ChatHistory:
 
     def recent(self, session: str, n: int) -> list[tuple[str, str]]:
         """The session's last ``n`` turns as ``(question, answer)``, oldest first."""
-        q = (
-            sa.select(turns.c.question, turns.c.answer)
-            .where(turns.c.session == session)
-            .order_by(turns.c.id.desc())
-            .limit(n)
-        )
         with self.engine.connect() as c:
-            return [(r.question, r.answer) for r in c.execute(q)][::-1]
+            return [(q, a) for q, a in c.execute(_RECENT, {"session": session, "n": n})][::-1]
 
     def forget(self, session: str) -> int:
         """Delete a session's history; returns how many turns were removed."""
