@@ -8,9 +8,7 @@ at the start of a line is skipped.
 
 from __future__ import annotations
 
-import math
 import re
-from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 _DATE = re.compile(r"(?<!\d)\d{4}-\d{2}-\d{2}(?!\d)")  # also next to Chinese characters
@@ -73,42 +71,6 @@ def _matches(n: float, decimals: int, value: float, percent: bool) -> bool:
     return False
 
 
-class _WholeIndex:
-    """The facts' values sorted, to find the first fact (in the facts' order) that a number
-    shown without decimals says, as :func:`_matches` does, without comparing it with every
-    fact (a forecast has hundreds): only the values within a unit of it are compared."""
-
-    def __init__(self, values: list[float]):
-        pairs = sorted((v, i) for i, v in enumerate(values) if math.isfinite(v))
-        self.keys = [v for v, _ in pairs]
-        self.order = [i for _, i in pairs]
-
-    def first(self, n: float) -> int | None:
-        """The lowest fact index whose value is within half a unit of ``n``, or None."""
-        best = None
-        for k in range(bisect_left(self.keys, n - 1.0), bisect_right(self.keys, n + 1.0)):
-            if abs(self.keys[k] - n) < _HALF and (best is None or self.order[k] < best):
-                best = self.order[k]
-        return best
-
-
-def _first_source(
-    n: float, decimals: int, percent: bool, values: list[tuple[float, str]], index: dict
-) -> str:
-    """The label of the first fact of ``values`` that :func:`_matches` the number, or ""."""
-    if decimals or not math.isfinite(n):
-        return next((label for v, label in values if _matches(n, decimals, v, percent)), "")
-    if "plain" not in index:  # built on the first whole number, once per answer
-        index["plain"] = _WholeIndex([v for v, _ in values])
-    hits = [index["plain"].first(n)]
-    if percent:
-        if "percent" not in index:
-            index["percent"] = _WholeIndex([v * 100 for v, _ in values])
-        hits.append(index["percent"].first(n))
-    found = [i for i in hits if i is not None]
-    return values[min(found)][1] if found else ""
-
-
 def numbers_in(text: str) -> list[tuple[str, bool]]:
     """Quantities in ``text`` as (digits, is_percent), identifiers and dates removed."""
     text = _DATE.sub(" ", text)
@@ -144,10 +106,9 @@ def check(
         findings += [Finding(d, "tool output date" if known[d] else "") for d in dates]
     values = _values(facts)
     user_numbers = {float(n.replace(",", "")) for n, _ in numbers_in(user_message)}
-    index: dict[str, _WholeIndex] = {}
     for number, percent in numbers_in(answer):
         n, decimals = _reading(number)
-        source = _first_source(n, decimals, percent, values, index)
+        source = next((label for v, label in values if _matches(n, decimals, v, percent)), "")
         if not source and n in user_numbers:
             source = "user message"
         findings.append(Finding(number + ("%" if percent else ""), source))
