@@ -17,8 +17,8 @@ seconds inside LLM calls as the turn reports them). ``overhead_share`` = (turn t
 wait - model time) / turn time, summed over all answered turns: the share of a turn spent in
 Wardwise itself (HTTP, routing, tools, grounding, audit, history) rather than waiting for the
 model or for its turn. ``own_cpu_ms_per_turn`` is the mean of the turns' own ``cpu_ms``: the
-CPU of a turn's own code in the serve process (its thread's CPU less its model calls'; the
-tools run on threads of their own), which other jobs on the machine slow but do not add to.
+CPU of a turn's own code in the serve process (the CPU of its steps less that of its model
+calls and tool calls), which other jobs on the machine slow but do not add to.
 ``serve_cpu_ms_per_turn`` is the CPU the serve process used while the sessions ran
 (``/proc``; absent elsewhere), per answered turn: the turns' own work, the tools, the model
 client, HTTP and sign-in.

@@ -101,6 +101,8 @@ def _reason(e: Exception) -> str:
     """The database's own words (``database or disk is full``), without the SQL or its values."""
     if isinstance(e, db.MigrationError):
         return str(e)
+    if isinstance(e, sqlite3.Error):  # the driver's own (the SQLite append): no SQL in it
+        return str(e).splitlines()[0] if str(e) else type(e).__name__
     orig = getattr(e, "orig", None)
     return str(orig).splitlines()[0] if orig is not None else type(e).__name__
 
@@ -132,11 +134,8 @@ class AuditLog:
                     h = _hash(prev, row)
                     c.execute(_INSERT, {**row, "prev": prev, "hash": h})
                     return h
-        except sa.exc.SQLAlchemyError as e:
+        except (sa.exc.SQLAlchemyError, sqlite3.Error) as e:
             raise AuditError(f"the audit trail could not be written: {_reason(e)}") from e
-        except sqlite3.Error as e:
-            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise AuditError(f"the audit trail could not be written: {reason}") from e
 
     def _append_sqlite(self, kind: str, session: str, role: str, payload: dict) -> str:
         """The append on SQLite's driver: the same transaction (``BEGIN IMMEDIATE``, the last
