@@ -35,6 +35,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 import anyio.to_thread
+import orjson
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -67,6 +68,14 @@ class Unauthorized(Exception):
     def __init__(self, message: str, code: str = "invalid_api_key", status: int = 401):
         super().__init__(message)
         self.message, self.code, self.status = message, code, status
+
+
+class _TurnJSON(JSONResponse):
+    """A completion's body, written by orjson: a turn's JSON holds its tools' outputs (a
+    forecast's is ~9 kB), which ``json.dumps`` takes ~15 times as long to write."""
+
+    def render(self, content) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
 
 
 def _error(status: int, message: str, kind: str, code: str, headers=None) -> JSONResponse:
@@ -223,7 +232,7 @@ def create_app(agent, users: UserStore, queue: TurnQueue | None = None) -> FastA
                     "wait_s": round(ticket.wait_s, 3),
                     "ahead": ticket.ahead_at_entry,
                 }
-            return JSONResponse(  # already JSON types: no second pass through FastAPI's encoder
+            return _TurnJSON(  # already JSON types: no second pass through FastAPI's encoder
                 {
                     "id": cid,
                     "object": "chat.completion",
