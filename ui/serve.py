@@ -72,7 +72,8 @@ class Unauthorized(Exception):
 
 class _TurnJSON(JSONResponse):
     """A completion's body, written by orjson: a turn's JSON holds its tools' outputs (a
-    forecast's is ~9 kB), which ``json.dumps`` takes ~15 times as long to write."""
+    forecast's is ~9 kB), which ``json.dumps`` takes ~9 times as long to write (147 against
+    16 us for a forecast's completion)."""
 
     def render(self, content) -> bytes:
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
