@@ -10,8 +10,11 @@ An answer is
 - **crossed** when it belongs to another session: the turn echoes another question, or its
   forecast is for the (ward, days) pair another session asked for.
 
-Turn time is measured by the client. ``serve`` admits turns through its turn queue
-(:mod:`agent.app.queue`), and each answer reports how long it waited there: queue wait
+Turn time is measured by the client, on a connection the session opened before the clock
+started (as a page's or an API client's kept-alive connection is): 20 connections opened at
+once by one load generator on the server's own 2 cores are not a turn's work. ``serve``
+admits turns through its turn queue (:mod:`agent.app.queue`), and each answer reports how
+long it waited there: queue wait
 (``queue_wait_p50_s``, ``queue_wait_p95_s``) is reported apart from model time (``llm_p50_s``,
 seconds inside LLM calls as the turn reports them). ``overhead_share`` = (turn time - queue
 wait - model time) / turn time, summed over all answered turns: the share of a turn spent in
@@ -145,6 +148,8 @@ def _session(
 ):
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(timeout=timeout, headers=headers) as client:
+        for url in urls:  # the session's connections are open before the clock starts, as a
+            client.get(f"{url}/v1/models")  # page's or an API client's kept-alive ones are
         start.wait()
         for a in asks:
             o = Outcome(a)
