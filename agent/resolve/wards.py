@@ -258,6 +258,12 @@ class WardResolver:
         self.synonyms = synonyms or _packaged()
         self._matchers = _matchers(self.wards, self.synonyms)
         self._order = [w.ward_id for w in self.wards]
+        # a turn resolves its question three or four times (routing, the tool's arguments,
+        # the answer's check): the scan runs once per text
+        self._mentions = lru_cache(maxsize=256)(self._scan)
+
+    def _scan(self, text: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        return tuple(_mentions(text, self._matchers))
 
     def resolve(self, text: str, model_choice: str | None = None) -> WardResolution:
         """Find the ward a question is about and reconcile it with the model's argument.
@@ -274,7 +280,7 @@ class WardResolver:
             umbrella word matching several wards ("the medical ward", "内科") is ambiguous
             whatever the model chose.
         """
-        mentions = _mentions(text, self._matchers)
+        mentions = self._mentions(text)
         model = _model_ward(model_choice, self.wards, self._matchers)
         given = bool(model_choice and model_choice.strip())
         common = dict(

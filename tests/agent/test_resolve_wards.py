@@ -364,3 +364,18 @@ def test_the_needle_test_finds_what_every_pattern_finds(hospital):
         assert _mentions(t, matchers) == _all_mentions(t, matchers)
 
     same()
+
+
+def test_a_text_is_scanned_once_however_often_it_is_resolved(monkeypatch):
+    import agent.resolve.wards as wards_module
+
+    scans = []
+    real = wards_module._mentions
+    monkeypatch.setattr(wards_module, "_mentions", lambda *a: scans.append(a[0]) or real(*a))
+    resolver = WardResolver(DEMO)
+    question = "Will cardiology have a bed for her on Friday?"
+    first = resolver.resolve(question)
+    again = [resolver.resolve(question, model_choice=m) for m in (None, "CARD", "ORTH")]
+    assert scans == [question]
+    assert first.ward_id == "CARD" and again[0] == first and again[1].ward_id == "CARD"
+    assert again[2].ward_id == "CARD"  # the question's own ward still wins over the model's
