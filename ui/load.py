@@ -14,12 +14,11 @@ Turn time is measured by the client, on a connection the session opened before t
 started (as a page's or an API client's kept-alive connection is): 20 connections opened at
 once by one load generator on the server's own 2 cores are not a turn's work. ``serve``
 admits turns through its turn queue (:mod:`agent.app.queue`), and each answer reports how
-long it waited there: queue wait
-(``queue_wait_p50_s``, ``queue_wait_p95_s``) is reported apart from model time (``llm_p50_s``,
-seconds inside LLM calls as the turn reports them). ``overhead_share`` = (turn time - queue
-wait - model time) / turn time, summed over all answered turns: the share of a turn spent in
-Wardwise itself (HTTP, routing, tools, grounding, audit, history) rather than waiting for the
-model or for its turn. ``own_cpu_ms_per_turn`` is the mean of the turns' own ``cpu_ms``: the
+long it waited there: queue wait (``queue_wait_p50_s``, ``queue_wait_p95_s``) is reported
+apart from model time (``llm_p50_s``, seconds inside LLM calls as the turn reports them).
+``overhead_share`` = (turn time - queue wait - model time) / turn time, summed over all
+answered turns: the share of a turn spent in Wardwise itself (HTTP, routing, tools,
+grounding, audit, history) rather than waiting for the model or for its turn. ``own_cpu_ms_per_turn`` is the mean of the turns' own ``cpu_ms``: the
 CPU of a turn's own code in the serve process (the CPU of its steps less that of its model
 calls and tool calls), which other jobs on the machine slow but do not add to.
 ``serve_cpu_ms_per_turn`` is the CPU the serve process used while the sessions ran
