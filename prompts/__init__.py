@@ -39,11 +39,18 @@ def prompt_names(directory: Path | None = None) -> list[str]:
 def prompt_source(name: str, directory: Path | None = None) -> str:
     """The text of ``<name>.j2``; read again only when the file's size or mtime changed (a
     turn reads ten of them, for their versions and to render)."""
-    path = _root(directory).joinpath(f"{name}.j2")
+    path = _path(name, directory)
     if not isinstance(path, Path):  # packaged in a zip: no stat to key a cache on
         return path.read_text(encoding="utf-8")
     st = path.stat()
     return _read(str(path), st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=256)
+def _path(name: str, directory: Path | None):
+    """Where ``<name>.j2`` lies (a turn asks for ten of them: building the path cost more
+    than checking the file)."""
+    return _root(directory).joinpath(f"{name}.j2")
 
 
 @lru_cache(maxsize=256)
@@ -52,7 +59,12 @@ def _read(path: str, mtime_ns: int, size: int) -> str:
 
 
 def prompt_version(name: str, directory: Path | None = None) -> str:
-    m = _VERSION.search(prompt_source(name, directory))
+    return _version(name, prompt_source(name, directory))
+
+
+@lru_cache(maxsize=256)
+def _version(name: str, source: str) -> str:
+    m = _VERSION.search(source)
     if not m:
         raise ValueError(f"prompt {name!r} has no '{{# version: N #}}' header")
     return f"{name}@{m.group(1)}"

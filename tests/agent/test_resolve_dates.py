@@ -331,3 +331,40 @@ def test_window_is_frozen():
 )
 def test_parse_number(word, value):
     assert parse_number(word) == value
+
+
+def test_the_point_prefilter_skips_only_what_could_not_match(monkeypatch):
+    """A text with no day named as a point skips the expressions that need one; each case
+    and fuzzed text resolves to the same window as with every expression scanned."""
+    import re
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    import agent.resolve.dates as dates
+
+    def both(text: str, today: date) -> tuple:
+        fast = resolve_window(text, today)
+        with monkeypatch.context() as m:
+            m.setattr(dates, "_POINT_ANYWHERE", re.compile(""))  # finds a point in every text
+            full = resolve_window(text, today)
+        return fast, full
+
+    cases = [t for t, *_ in TUESDAY_CASES] + [t for _, t, *_ in WEEKEND_CASES]
+    cases += ["next week", "the next 7 days", "未来两周", "这个周末", "from Monday to Friday"]
+    for text in cases:
+        fast, full = both(text, TUE)
+        assert fast == full, text
+    words = "from to between and on onwards next this the in days week weekend Friday fri"
+    words += " tomorrow today Dec 5th 2026-12-05 12月5日 周五 下周 明天 从 到 起 3 two"
+    pieces = [*words.split(), " "]
+    texts = st.lists(st.sampled_from(pieces), max_size=8).map(" ".join)
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(texts, st.sampled_from([str, str.upper, str.title]))
+    def same(text, case):
+        fast, full = both(case(text), TUE)
+        assert fast == full
+
+    same()
+    assert dates._POINT_ANYWHERE.search("How many beds will CARD need in the next 7 days?") is None
