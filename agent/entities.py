@@ -62,6 +62,7 @@ def load_lexicon() -> Lexicon:
     return Lexicon(names=names, assertions=patterns)
 
 
+@cache  # not left to ``re``'s cache of 512, which the serve process's other patterns turn over
 def _pattern(name: str) -> re.Pattern[str]:
     if has_cjk(name):
         return re.compile(re.escape(name))

@@ -114,12 +114,19 @@ _RECORDS_OF_ZH = re.compile(
 )
 
 
-def _near(a: str, b: str, text: str, flags: int = re.I, gap: int = 40) -> bool:
-    """True when ``a`` and ``b`` both occur within ``gap`` characters, in either order."""
-    return bool(
-        re.search(rf"{a}.{{0,{gap}}}{b}", text, flags | re.S)
-        or re.search(rf"{b}.{{0,{gap}}}{a}", text, flags | re.S)
-    )
+def _near(a: str, b: str, flags: int = re.I, gap: int = 40) -> re.Pattern[str]:
+    """A pattern that finds ``a`` and ``b`` within ``gap`` characters, in either order."""
+    return re.compile(rf"{a}.{{0,{gap}}}{b}|{b}.{{0,{gap}}}{a}", flags | re.S)
+
+
+# Compiled here, once: compiling each of these alternations costs milliseconds, and a pattern
+# given to ``re.search`` as text is only kept in ``re``'s cache until 512 newer ones push it
+# out (the serve process compiles many), so a turn could pay for it again.
+_PATIENT_EN_I = re.compile(_PATIENT_EN, re.I)
+_PATIENT_ZH_RE = re.compile(_PATIENT_ZH)
+_SPECIFIC_EN_RE = re.compile(_SPECIFIC_EN)
+_PATIENT_NEAR_IDENTITY_EN = _near(_PATIENT_EN, _IDENTITY_EN)
+_PATIENT_NEAR_IDENTITY_ZH = _near(_PATIENT_ZH, _IDENTITY_ZH, gap=12)
 
 
 def refused_request(question: str) -> Refusal | None:
@@ -136,16 +143,16 @@ def refused_request(question: str) -> Refusal | None:
     q = question.strip()
     if _TELL_EN.search(q) or _TELL_ZH.search(q) or _ALTER_EN.search(q) or _ALTER_ZH.search(q):
         return "unsafe"
-    if _DOSE_EN.search(q) and _DRUG_WORDS.search(q) and re.search(_PATIENT_EN, q, re.I):
+    if _DOSE_EN.search(q) and _DRUG_WORDS.search(q) and _PATIENT_EN_I.search(q):
         return "unsafe"
-    if _DOSE_ZH.search(q) and re.search(_PATIENT_ZH, q):
+    if _DOSE_ZH.search(q) and _PATIENT_ZH_RE.search(q):
         return "unsafe"
     if _WHO_EN.search(q) or _WHO_ZH.search(q):
         return "phi"
     if _LIST_EN.search(q) or _LIST_ZH.search(q):
         return "phi"
-    if (_RECORDS_OF.search(q) and re.search(_SPECIFIC_EN, q)) or (_RECORDS_OF_ZH.search(q)):
+    if (_RECORDS_OF.search(q) and _SPECIFIC_EN_RE.search(q)) or (_RECORDS_OF_ZH.search(q)):
         return "phi"
-    if _near(_PATIENT_EN, _IDENTITY_EN, q) or _near(_PATIENT_ZH, _IDENTITY_ZH, q, gap=12):
+    if _PATIENT_NEAR_IDENTITY_EN.search(q) or _PATIENT_NEAR_IDENTITY_ZH.search(q):
         return "phi"
     return None

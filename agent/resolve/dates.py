@@ -131,6 +131,9 @@ _CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四":
 _CN_DIGITS |= {"七": 7, "八": 8, "九": 9}
 
 
+_SPACES = re.compile(r"\s+")
+
+
 def parse_number(word: str) -> float | None:
     """Read a count written in digits, English words or Chinese numerals.
 
@@ -140,7 +143,7 @@ def parse_number(word: str) -> float | None:
     Returns:
         The number, or None when ``word`` is not one.
     """
-    w = re.sub(r"\s+", " ", word.strip().lower())
+    w = _SPACES.sub(" ", word.strip().lower())
     if w.startswith("a ") and w != "a":
         w = w[2:]
     if not w:
@@ -255,11 +258,29 @@ def _month_day(today: date, month: int, day: int) -> date | None:
     return None
 
 
+# Compiled once (the serve process's other code pushes patterns given as text out of
+# ``re``'s cache of 512, and a turn would compile them again).
+_MAY_VERB = re.compile(r"(?<![A-Za-z])may\b")
+_DAY_AFTER_TOMORROW = re.compile(r"(?:the )?day after tomorrow")
+_WEEKDAY_EN = re.compile(
+    r"(?:(this|next|coming|this coming|the coming) )?(" + _WD_EN + r")"
+    r"(?: (?:of )?(this|next) week)?"
+)
+_WEEKDAY_ZH = re.compile(
+    r"(本|这|這|这个|這個|下下个?|下下個|下个|下個|下一个|下一個|下)?" + _WD_ZH
+)
+_ISO_DAY = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_MONTH_DAY_ZH = re.compile(r"(\d{1,2})月(\d{1,2})[日号號]")
+_MONTH_DAY_EN = re.compile(r"(" + _MONTH_EN + r") (\d{1,2})" + _ORD)
+_DAY_MONTH_EN = re.compile(r"(?:the )?(\d{1,2})" + _ORD + r" (?:of )?(" + _MONTH_EN + r")")
+_THE_NTH = re.compile(r"the (\d{1,2})(?:st|nd|rd|th)")
+
+
 def _parse_point(text: str, today: date) -> date | None:
     """The day a point expression ("Friday", "明天", "12月5日") names, or None."""
-    if re.search(r"(?<![A-Za-z])may\b", text):  # the verb; the month is written "May"
+    if _MAY_VERB.search(text):  # the verb; the month is written "May"
         return None
-    s = re.sub(r"\s+", " ", text.strip().lower())
+    s = _SPACES.sub(" ", text.strip().lower())
     fixed = {
         "today": 0,
         "tonight": 0,
@@ -283,38 +304,34 @@ def _parse_point(text: str, today: date) -> date | None:
     }
     if s in fixed:
         return today + timedelta(days=fixed[s])
-    if re.fullmatch(r"(?:the )?day after tomorrow", s):
+    if _DAY_AFTER_TOMORROW.fullmatch(s):
         return today + timedelta(days=2)
-    m = re.fullmatch(
-        r"(?:(this|next|coming|this coming|the coming) )?(" + _WD_EN + r")"
-        r"(?: (?:of )?(this|next) week)?",
-        s,
-    )
+    m = _WEEKDAY_EN.fullmatch(s)
     if m:
         mod, wd, week = m.groups()
         weeks = 1 if (mod == "next" or week == "next") else 0
         return _next_weekday(today, _WEEKDAYS_EN[wd], weeks)
-    m = re.fullmatch(r"(本|这|這|这个|這個|下下个?|下下個|下个|下個|下一个|下一個|下)?" + _WD_ZH, s)
+    m = _WEEKDAY_ZH.fullmatch(s)
     if m:
         mod = m.group(1) or ""
         weeks = 2 if mod.startswith("下下") else 1 if mod.startswith("下") else 0
         return _next_weekday(today, _WEEKDAYS_ZH[s[-1]], weeks)
-    m = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", s)
+    m = _ISO_DAY.fullmatch(s)
     if m:
         try:
             return date(*(int(g) for g in m.groups()))
         except ValueError:
             return None
-    m = re.fullmatch(r"(\d{1,2})月(\d{1,2})[日号號]", s)
+    m = _MONTH_DAY_ZH.fullmatch(s)
     if m:
         return _month_day(today, int(m.group(1)), int(m.group(2)))
-    m = re.fullmatch(r"(" + _MONTH_EN + r") (\d{1,2})" + _ORD, s)
+    m = _MONTH_DAY_EN.fullmatch(s)
     if m:
         return _month_day(today, _MONTHS_EN[m.group(1).rstrip(".")], int(m.group(2)))
-    m = re.fullmatch(r"(?:the )?(\d{1,2})" + _ORD + r" (?:of )?(" + _MONTH_EN + r")", s)
+    m = _DAY_MONTH_EN.fullmatch(s)
     if m:
         return _month_day(today, _MONTHS_EN[m.group(2).rstrip(".")], int(m.group(1)))
-    m = re.fullmatch(r"the (\d{1,2})(?:st|nd|rd|th)", s)
+    m = _THE_NTH.fullmatch(s)
     if m:
         day = int(m.group(1))
         d = _month_day(today, today.month, day)

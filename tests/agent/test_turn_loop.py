@@ -581,3 +581,37 @@ def test_turns_that_start_together_embed_their_questions_in_one_call(ctx):
     next(run)
     run.close()
     assert queries._expected == {}
+
+
+def test_a_turn_compiles_no_pattern_of_its_own_after_prepare(ctx, monkeypatch):
+    """What :meth:`Agent.prepare` compiles stays compiled: a turn's own patterns are not left
+    to ``re``'s cache of 512, which the serve process's other code turns over (before this,
+    the first question after start-up compiled the refusal guard's patterns again, ~27 ms)."""
+    import re
+    import traceback
+
+    agent, _ = agent_with(
+        ctx,
+        *[route("forecast_beds", ward="CARD", days=1), "ok"] * 2,
+    )
+    agent.prepare()
+    re.purge()  # as if 512 other patterns had been compiled since
+    ours = []
+    real = re._compiler.compile
+
+    def spy(pattern, flags=0):
+        caller = next(
+            f for f in reversed(traceback.extract_stack()[:-1]) if "/re/" not in f.filename
+        )
+        if "/agent/" in caller.filename and "/tests/" not in caller.filename:
+            ours.append(f"{Path(caller.filename).name}:{caller.lineno}")
+        return real(pattern, flags)
+
+    monkeypatch.setattr(re._compiler, "compile", spy)
+    for question in [
+        "Will cardiology have a bed for a transfer on Friday?",
+        "心内科周五床位够吗？",
+    ]:
+        turn = agent.ask(question)
+        assert turn.tool_calls and turn.tool_calls[0].output["ok"], question
+    assert ours == []
