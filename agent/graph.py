@@ -540,6 +540,19 @@ class Agent:
         return [SystemMessage(system), *history, HumanMessage(turn.question)]
 
     # -- the turn ---------------------------------------------------------------------
+    def expect(self, question: str) -> None:
+        """Announce a question whose turn will start soon (it waits in the turn queue): the
+        turns running meanwhile embed it with their own, in one cheaper encoder call
+        (:meth:`ExampleBank.expect`). Withdraw it with :meth:`unexpect` when its turn starts
+        (the turn announces its own question) or is given up."""
+        if self.examples is not None:
+            self.examples.expect(question)
+
+    def unexpect(self, question: str) -> None:
+        """Withdraw one :meth:`expect` of ``question``."""
+        if self.examples is not None:
+            self.examples.unexpect(question)
+
     def stream(
         self,
         question: str,

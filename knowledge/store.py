@@ -127,6 +127,8 @@ class RecentQueries:
         """Announce ``text`` as one to be embedded soon (a turn's question, as the turn starts)."""
         with self._lock:
             self._expected[text] = self._expected.get(text, 0) + 1
+            if len(self._expected) > 4 * self.size:  # one never withdrawn: the oldest goes
+                del self._expected[next(iter(self._expected))]
 
     def unexpect(self, text: str) -> None:
         """Withdraw one announcement of ``text`` (its turn has ended, embedded or not)."""

@@ -189,11 +189,17 @@ def create_app(agent, users: UserStore, queue: TurnQueue | None = None) -> FastA
                 "queue_full",
                 {"Retry-After": str(e.retry_after_s)},
             )
+        withdraw = _announce(agent, question) if not ticket.running else _nothing
         if req.stream and not ticket.running:  # the client sees its place while it waits
-            events = _queued_events(queue, ticket, language, req, who, question, history, answer)
+            events = _queued_events(
+                queue, ticket, language, req, who, question, history, answer, withdraw
+            )
             return StreamingResponse(events, media_type="text/event-stream")
         try:
-            queue.wait(ticket)
+            try:
+                queue.wait(ticket)
+            finally:
+                withdraw()
             reply = answer(req, who, question, history, ticket)
         except BaseException:
             queue.release(ticket, ok=False)
@@ -293,6 +299,29 @@ def _live_events(cid: str, created: int, first: list[str], run) -> Iterator[str]
     yield "data: [DONE]\n\n"
 
 
+def _nothing() -> None:
+    pass
+
+
+def _announce(agent, question: str) -> Callable[[], None]:
+    """Announce a question that waits in the queue to the agent (:meth:`Agent.expect`: the
+    turns running meanwhile embed it with theirs), and return its withdrawal, which does
+    something only the first time it is called."""
+    expect = getattr(agent, "expect", None)
+    if expect is None:
+        return _nothing
+    expect(question)
+    done = False
+
+    def withdraw() -> None:
+        nonlocal done
+        if not done:
+            done = True
+            agent.unexpect(question)
+
+    return withdraw
+
+
 def _release_after(reply, queue: TurnQueue | None, ticket: Ticket | None):
     """``reply`` as a response; the queue's slot is released when it is done: at once for a
     completion or an error, when the last event is sent (or the client left) for a stream."""
@@ -332,6 +361,7 @@ def _queued_events(
     question: str,
     history: list,
     answer: Callable,
+    withdraw: Callable[[], None] = _nothing,
 ) -> Iterator[str]:
     """A stream that waits in the queue first: its place and estimate ("3 questions ahead of
     yours, about 40 s") when it changes, then the turn's own events. A turn that fails after
@@ -349,6 +379,7 @@ def _queued_events(
                 yield _queue_chunk(cid, created, info)
             if ticket.running or queue.wait(ticket, timeout=QUEUE_POLL_S):
                 break
+        withdraw()  # the turn announces its own question as it starts
         reply = answer(req, who, question, history, ticket)
         if isinstance(reply, JSONResponse):
             yield f"data: {reply.body.decode()}\n\n"
@@ -358,4 +389,5 @@ def _queued_events(
         yield from events
         ok = True
     finally:
+        withdraw()  # a client gone while it waited: nothing left announced
         queue.release(ticket, ok=ok)

@@ -55,6 +55,13 @@ def test_a_withdrawn_text_is_not_embedded_and_a_batch_is_capped():
     assert enc.calls[2] == ["z"]
 
 
+def test_announcements_never_withdrawn_are_bounded():
+    q = RecentQueries(Counting(), size=4)
+    for i in range(40):  # clients gone before their turns began
+        q.expect(f"q{i}")
+    assert list(q._expected) == [f"q{i}" for i in range(24, 40)]  # the newest 4 x size
+
+
 def test_several_texts_pass_straight_through_and_are_not_remembered():
     enc = Counting()
     q = RecentQueries(enc)

@@ -55,6 +55,10 @@ def api(ctx, tmp_path):
     until(lambda: server.started, "the API started")
     url = f"http://127.0.0.1:{port}"
     r = httpx.post(f"{url}/v1/login", json={"username": "li.na", "password": PW})
+    announced: list[tuple[str, str]] = []  # what the API announces to the agent, in order
+    agent.expect = lambda q: announced.append(("expect", q))  # type: ignore[method-assign]
+    agent.unexpect = lambda q: announced.append(("unexpect", q))  # type: ignore[method-assign]
+    queue.announced = announced  # type: ignore[attr-defined]
     try:
         yield url, r.json()["token"], queue
     finally:
@@ -135,6 +139,10 @@ def test_one_runs_one_waits_with_its_place_one_is_refused(api):
     text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks[:-1])
     assert "ICU" in text and "ahead of yours" not in text  # the place is not in the answer
     assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
+    # only the question that waited was announced (for the running turns to embed it with
+    # theirs), and withdrawn once, when its turn started
+    icu = "How many beds will ICU need in the next 3 days?"
+    assert queue.announced == [("expect", icu), ("unexpect", icu)]
     # both slots are free again
     assert queue.snapshot() | {"turn_s": 0} == {
         "running": 0, "waiting": 0, "max_concurrent": 1, "max_depth": 1, "turn_s": 0,
