@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from agent.app.auth import NO_USERS_HINT, AuthError  # noqa: E402
-from agent.app.queue import Position, QueueFull, TurnQueue  # noqa: E402
+from agent.app.queue import Position, QueueFull, TurnQueue, announce, nothing  # noqa: E402
 from agent.policy import order_verdicts  # noqa: E402
 from knowledge.text import has_cjk  # noqa: E402
 
@@ -537,6 +537,8 @@ def build_page(agent, users, queue: TurnQueue | None = None) -> Any:
                 yield history + [busy], message, *panels, *stay
                 return
         ok = False
+        waits = ticket is not None and not ticket.running  # the turns running embed it too
+        withdraw = announce(agent, message) if waits else nothing
         try:
             placed = None
             while ticket is not None and queue is not None and not ticket.running:
@@ -545,6 +547,7 @@ def build_page(agent, users, queue: TurnQueue | None = None) -> Any:
                     placed = (where.ahead, round(where.eta_s))
                     yield history + [queue_message(where, said)], "", *panels, *stay
                 queue.wait(ticket, timeout=QUEUE_POLL_S)
+            withdraw()  # the turn announces its own question as it starts
             for ev in agent.stream(message, session, caller=caller):
                 events.append(ev)
                 if ev.kind == "tool_end":
@@ -558,6 +561,7 @@ def build_page(agent, users, queue: TurnQueue | None = None) -> Any:
             msgs = history + turn_messages(events, ui_language, language) + [msg]
             yield msgs, "", *panels, *stay
         finally:  # also when the tab was closed while waiting: the place goes to the next
+            withdraw()
             if ticket is not None and queue is not None:
                 queue.release(ticket, ok=ok)
 

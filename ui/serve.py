@@ -43,7 +43,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from pydantic import BaseModel, Field
 
 from agent.app.auth import NO_USERS_HINT, AuthError, UserStore
-from agent.app.queue import QueueFull, Ticket, TurnQueue
+from agent.app.queue import QueueFull, Ticket, TurnQueue, announce, nothing
 from knowledge.text import has_cjk
 from tools.roles import Caller
 
@@ -189,7 +189,7 @@ def create_app(agent, users: UserStore, queue: TurnQueue | None = None) -> FastA
                 "queue_full",
                 {"Retry-After": str(e.retry_after_s)},
             )
-        withdraw = _announce(agent, question) if not ticket.running else _nothing
+        withdraw = announce(agent, question) if not ticket.running else nothing
         if req.stream and not ticket.running:  # the client sees its place while it waits
             events = _queued_events(
                 queue, ticket, language, req, who, question, history, answer, withdraw
@@ -299,29 +299,6 @@ def _live_events(cid: str, created: int, first: list[str], run) -> Iterator[str]
     yield "data: [DONE]\n\n"
 
 
-def _nothing() -> None:
-    pass
-
-
-def _announce(agent, question: str) -> Callable[[], None]:
-    """Announce a question that waits in the queue to the agent (:meth:`Agent.expect`: the
-    turns running meanwhile embed it with theirs), and return its withdrawal, which does
-    something only the first time it is called."""
-    expect = getattr(agent, "expect", None)
-    if expect is None:
-        return _nothing
-    expect(question)
-    done = False
-
-    def withdraw() -> None:
-        nonlocal done
-        if not done:
-            done = True
-            agent.unexpect(question)
-
-    return withdraw
-
-
 def _release_after(reply, queue: TurnQueue | None, ticket: Ticket | None):
     """``reply`` as a response; the queue's slot is released when it is done: at once for a
     completion or an error, when the last event is sent (or the client left) for a stream."""
@@ -361,7 +338,7 @@ def _queued_events(
     question: str,
     history: list,
     answer: Callable,
-    withdraw: Callable[[], None] = _nothing,
+    withdraw: Callable[[], None] = nothing,
 ) -> Iterator[str]:
     """A stream that waits in the queue first: its place and estimate ("3 questions ahead of
     yours, about 40 s") when it changes, then the turn's own events. A turn that fails after

@@ -277,3 +277,26 @@ class TurnQueue:
     def _retry_after(self) -> int:
         """Whole seconds until a place in the queue is likely free: the next turn's end."""
         return max(1, math.ceil(self._turn_s() / self.max_concurrent))
+
+
+def nothing() -> None:
+    """A withdrawal with nothing to withdraw."""
+
+
+def announce(agent, question: str) -> Callable[[], None]:
+    """Announce a question that waits in the queue to the agent (:meth:`Agent.expect`: the
+    turns running meanwhile embed it with theirs), and return its withdrawal, which does
+    something only the first time it is called."""
+    expect = getattr(agent, "expect", None)
+    if expect is None:
+        return nothing
+    expect(question)
+    done = False
+
+    def withdraw() -> None:
+        nonlocal done
+        if not done:
+            done = True
+            agent.unexpect(question)
+
+    return withdraw

@@ -164,6 +164,9 @@ def test_the_page_shows_the_place_and_refuses_beyond_the_depth(ctx, tmp_path):
     agent = Agent(
         ScriptedChatModel(script=[route]), ctx, dialect="openai", today=END, answer_mode="verdicts"
     )
+    announced: list[tuple[str, str]] = []
+    agent.expect = lambda q: announced.append(("expect", q))  # type: ignore[method-assign]
+    agent.unexpect = lambda q: announced.append(("unexpect", q))  # type: ignore[method-assign]
     queue = TurnQueue(max_concurrent=1, max_depth=1)
     page = build_page(agent, users, queue)
     respond = next(f.fn for f in page.fns.values() if getattr(f.fn, "__name__", "") == "respond")
@@ -194,3 +197,6 @@ def test_the_page_shows_the_place_and_refuses_beyond_the_depth(ctx, tmp_path):
     assert chat[-1]["content"].startswith("⏳ 前面还有 1 个问题")
     gone.close()
     assert queue.snapshot()["waiting"] == 0
+    # a waiting question is announced, and withdrawn as its turn starts or its tab closes
+    zh, en = "重症监护室未来3天需要多少床位？", "How many beds will ICU need in the next 3 days?"
+    assert announced == [("expect", zh), ("unexpect", zh), ("expect", en), ("unexpect", en)]
