@@ -18,15 +18,18 @@ long it waited there: queue wait (``queue_wait_p50_s``, ``queue_wait_p95_s``) is
 apart from model time (``llm_p50_s``, seconds inside LLM calls as the turn reports them).
 ``overhead_share`` = (turn time - queue wait - model time) / turn time, summed over all
 answered turns: the share of a turn spent in Wardwise itself (HTTP, routing, tools,
-grounding, audit, history) rather than waiting for the model or for its turn. ``own_cpu_ms_per_turn`` is the mean of the turns' own ``cpu_ms``: the
-CPU of a turn's own code in the serve process (the CPU of its steps less that of its model
-calls and tool calls), which other jobs on the machine slow but do not add to.
+grounding, audit, history) rather than waiting for the model or for its turn.
+``own_cpu_ms_per_turn`` is the mean of the turns' own ``cpu_ms``: the CPU of a turn's own
+code in the serve process (the CPU of its steps less that of its model calls and tool
+calls), which other jobs on the machine slow but do not add to.
 ``serve_cpu_ms_per_turn`` is the CPU the serve process used while the sessions ran
 (``/proc``; absent elsewhere), per answered turn: the turns' own work, the tools, the model
 client, HTTP and sign-in.
-The queue takes ``WARDWISE_MAX_CONCURRENT_TURNS`` from the environment (``--model embedded``: 1 unless set) and, unless set, a depth of ``--sessions`` so that the
-bench measures waiting, not refusal; refused turns (429) count as lost and as ``refused``. The serve process writes its audit and history to a temporary folder
-(the bench never touches the real audit trail); the chain is verified at the end.
+The queue takes ``WARDWISE_MAX_CONCURRENT_TURNS`` from the environment
+(``--model embedded``: 1 unless set) and, unless set, a depth of ``--sessions`` so that the
+bench measures waiting, not refusal; refused turns (429) count as lost and as ``refused``.
+The serve process writes its audit and history to a temporary folder (the bench never
+touches the real audit trail); the chain is verified at the end.
 ``--replicas N`` starts N serve processes on N ports sharing those stores (one queue each, as
 replicas behind a proxy have), and a session's follow-up goes to another replica than its
 question: its history, token and audit chain are the shared ones.
