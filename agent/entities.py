@@ -30,6 +30,7 @@ _RECORD = re.compile(
     r"(?<![\w-])(?:[A-Za-z]+(?:-[A-Za-z0-9]+)*-[0-9][A-Za-z0-9]*|[A-Z]{1,4}[0-9]{3,})(?![\w-])"
 )
 _NOT_CODES = {"P10", "P50", "P90", "COVID-19", "SpO2", "CO2", "O2", "FiO2", "NT-proBNP"}
+_WORD_DASH_NUMBER = re.compile(r"[A-Za-z]+-[0-9]+")  # "COVID-19", "covid-2019"
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,7 @@ def check_entities(
         token = m.group(0)
         if token in _NOT_CODES or _ICD.fullmatch(token) or token.lower() in ward_words:
             continue
-        if re.fullmatch(r"[A-Za-z]+-[0-9]+", token) and token.split("-")[0].upper() == "COVID":
+        if _WORD_DASH_NUMBER.fullmatch(token) and token.split("-")[0].upper() == "COVID":
             continue
         out.append(Entity(token, "record", token in held))
     for pat in lex.assertions:
