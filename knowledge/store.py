@@ -48,6 +48,7 @@ from pydantic import BaseModel, Field
 from knowledge.errors import ToolError
 from knowledge.fusion import Fusion, Pool, TuneReport, fit, pseudo_query
 from knowledge.glossary import Glossary, default_glossary
+from knowledge.index_files import scrub
 from knowledge.lexical import BM25Index, tokenize
 from knowledge.records import CaseRecord
 from knowledge.text import has_cjk
@@ -498,6 +499,8 @@ class CaseIndex:
                     documents=[r.text for r, _ in todo],
                     metadatas=metas,  # type: ignore[arg-type]
                 )
+                if self.server_url is None and self.index_dir is not None:
+                    scrub(self.index_dir)  # Chroma saves memory it never cleared
                 with self._lock:
                     if self._lex is not None:
                         for (r, _), text, meta in zip(todo, texts, metas, strict=True):
