@@ -24,6 +24,12 @@ import uuid
 from typing import Any
 
 import httpx
+
+# CallbackManager.configure (every call, in _unobserved) imports these on first use: ~15 ms of
+# CPU that the first turn after start-up spent while the others waited. Imported here instead.
+import langchain_core.tracers.context  # noqa: F401
+import langchain_core.tracers.langchain  # noqa: F401
+import langchain_core.tracers.stdout  # noqa: F401
 import openai
 from langchain_core.callbacks.manager import CallbackManager
 from langchain_core.globals import get_llm_cache

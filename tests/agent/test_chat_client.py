@@ -182,3 +182,33 @@ def test_a_plain_reply_cut_at_the_limit_is_returned_as_the_sdk_returns_it():
     )
     msg = CALLS["plain"](m)
     assert msg.content == "Beds on ICU are" and msg.response_metadata["finish_reason"] == "length"
+
+
+def test_a_call_imports_nothing_that_start_up_did_not():
+    """The first call after start-up does no import of its own (a fresh interpreter: here,
+    other tests may have imported everything already)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    child = """
+import json, sys, httpx
+from langchain_core.messages import HumanMessage
+from agent.chat_client import LeanChatOpenAI
+reply = json.loads(sys.argv[1])
+m = LeanChatOpenAI(base_url="http://llm/v1", api_key="k", model="m", max_retries=0,
+    http_client=httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, json=reply))))
+before = set(sys.modules)
+assert m.invoke([HumanMessage("ICU?")]).content == "{}"
+print(sorted(set(sys.modules) - before))
+"""
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run(
+        [sys.executable, "-c", child, json.dumps(reply())],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip().splitlines()[-1] == "[]"
