@@ -7,12 +7,17 @@ collection saves an *empty* graph with room for 100 elements, and saves the whol
 100 slots of ``data_level0.bin`` and 100 counts of ``length.bin``, none of them in use. That
 buffer comes from ``malloc`` and is never cleared, so the bytes written are whatever the
 process's memory held before, and in an ingest process that is the raw bundle or CSV text
-(names, phone numbers, addresses) before it was de-identified. A test that fills freed
-memory with a known byte (glibc's ``M_PERTURB``) finds the whole of both files made of it.
+(names, phone numbers, addresses) before it was de-identified. Chroma also saves the
+segment again the first time a process uses it (its first ``count``), so a process that only
+reads (``serve``, which holds staff questions) writes its own memory too. A test that makes
+glibc fill every block it hands out with a known byte (``M_PERTURB``) finds the whole of both
+files made of it.
 
 :func:`scrub` zeroes every byte of those two files beyond the elements the header counts.
-The index never reads them: a slot is cleared when an element is put in it. It runs after
-every write of :meth:`~knowledge.store.CaseIndex.build`, the only code that writes vectors.
+The index never reads them: a slot is cleared when an element is put in it.
+:class:`~knowledge.store.CaseIndex` runs it when it opens an embedded index (after loading
+the segment), after every batch :meth:`~knowledge.store.CaseIndex.build` writes and at its
+end, and when it finds records another process added.
 A header this module does not recognise (another Chroma format) is left alone and logged;
 the test above then fails, so an upgrade that changes the format is seen.
 """

@@ -406,6 +406,10 @@ class CaseIndex:
         self._collection: Collection = self._client.get_or_create_collection(
             collection, configuration={"hnsw": HNSW.copy()}, embedding_function=None
         )
+        # Chroma loads the segment on its first use in a process and saves it again, buffer
+        # and all, so a process that only reads writes its memory too: load it now and scrub
+        self._collection.count()
+        self._scrub()
         stored = (self._collection.metadata or {}).get("fusion")
         self.fusion = fusion or (Fusion.model_validate_json(stored) if stored else Fusion())
         self._lex: BM25Index | None = None
@@ -435,6 +439,7 @@ class CaseIndex:
             n = self.count()
             if self._lex is not None and len(self._lex) == n:
                 return self._lex
+            self._scrub()  # new records from another process: this one has saved them again
             lex = BM25Index(k1=self.fusion.k1, b=self.fusion.b)
             for offset in range(0, n, _PAGE):
                 page = self._collection.get(
@@ -499,8 +504,7 @@ class CaseIndex:
                     documents=[r.text for r, _ in todo],
                     metadatas=metas,  # type: ignore[arg-type]
                 )
-                if self.server_url is None and self.index_dir is not None:
-                    scrub(self.index_dir)  # Chroma saves memory it never cleared
+                self._scrub()
                 with self._lock:
                     if self._lex is not None:
                         for (r, _), text, meta in zip(todo, texts, metas, strict=True):
@@ -509,7 +513,14 @@ class CaseIndex:
                 flagged += sum(bool(removed) for _, removed in cleaned)
             if progress is not None:
                 progress(min(start + batch, total), total)
+        self._scrub()  # also an index written by an older version, when nothing was new
         return BuildReport(total=total, embedded=embedded, unchanged=unchanged, flagged=flagged)
+
+    def _scrub(self) -> None:
+        """Zero what Chroma saved of memory it never cleared (:mod:`knowledge.index_files`);
+        the embedded index only (a Chroma server's files are on its own host)."""
+        if self.server_url is None and self.index_dir is not None:
+            scrub(self.index_dir)
 
     # -- reading ----------------------------------------------------------------------------
     def embeddings(self, ids: Sequence[str]) -> dict[str, np.ndarray]:

@@ -42,11 +42,10 @@ records = [
     for i in range(n)
 ]
 index = CaseIndex(sys.argv[1], encoder=HashEncoder())
-if n:
-    index.build(records, batch=500)
+embedded = index.build(records, batch=500).embedded if n else 0
 probe = [f"case {i}: chest pain on exertion, day {i % 7}" for i in range(0, m, max(1, m // 20))]
 top = [index.query(t, k=1)[0].record_id for t in probe]
-print(json.dumps({"count": index.count(), "top": top}))
+print(json.dumps({"count": index.count(), "top": top, "embedded": embedded}))
 """
 
 
@@ -97,7 +96,7 @@ def test_a_small_index_saves_no_uncleared_memory(tmp_path):
     assert (capacity, count) == (100, 0)  # the empty graph Chroma saves first, all unused
     assert _uncleared(tmp_path / "index") == {}
     # and the index opens and answers the same in a process that did not write it
-    assert _child(tmp_path / "index", "plain", 0, 3) == out
+    assert _child(tmp_path / "index", "plain", 0, 3) == {**out, "embedded": 0}
 
 
 def test_scrub_zeroes_only_what_the_header_does_not_count(tmp_path):
@@ -135,3 +134,26 @@ def test_a_saved_graph_keeps_every_element_and_no_uncleared_memory(tmp_path):
     again = _child(tmp_path / "index", "plain", 0, 1100)
     assert again["count"] == out["count"] == 1100
     assert again["top"] == out["top"] == [f"C{i:05d}" for i in range(0, 1100, 55)]
+
+
+def test_an_index_written_before_is_scrubbed_by_the_next_build(tmp_path):
+    """An index built by a version without the scrub is cleaned by the next ingest, even one
+    that finds nothing new to embed."""
+    _child(tmp_path / "index", "plain", 3)
+    (seg,) = {p.parent for p in (tmp_path / "index").glob("*/header.bin")}
+    size = (seg / "data_level0.bin").stat().st_size
+    (seg / "data_level0.bin").write_bytes(bytes([FILL]) * size)
+    out = _child(tmp_path / "index", "plain", 3)
+    assert out["embedded"] == 0 and out["count"] == 3
+    assert _uncleared(tmp_path / "index") == {}
+
+
+def test_a_process_that_only_reads_saves_no_uncleared_memory(tmp_path):
+    """Chroma saves the segment again when a process first uses it, so the serve process
+    (which holds staff questions in memory) would write its memory too."""
+    _child(tmp_path / "index", "plain", 3)
+    assert _child(tmp_path / "index", "perturb", 0, 0)["count"] == 3  # opened, counted
+    assert _uncleared(tmp_path / "index") == {}
+    out = _child(tmp_path / "index", "perturb", 0, 3)  # and searched
+    assert out["count"] == 3 and out["top"] == ["C00000", "C00001", "C00002"]
+    assert _uncleared(tmp_path / "index") == {}
