@@ -16,8 +16,9 @@ files made of it.
 :func:`scrub` zeroes every byte of those two files beyond the elements the header counts.
 The index never reads them: a slot is cleared when an element is put in it.
 :class:`~knowledge.store.CaseIndex` runs it when it opens an embedded index (after loading
-the segment), after every batch :meth:`~knowledge.store.CaseIndex.build` writes and at its
-end, and when it finds records another process added.
+the segment; so an index written by an earlier version is cleaned then), after every batch
+:meth:`~knowledge.store.CaseIndex.build` writes, and when it finds records another process
+added.
 A header this module does not recognise (another Chroma format) is left alone and logged;
 the test above then fails, so an upgrade that changes the format is seen.
 """

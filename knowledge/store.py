@@ -513,7 +513,6 @@ class CaseIndex:
                 flagged += sum(bool(removed) for _, removed in cleaned)
             if progress is not None:
                 progress(min(start + batch, total), total)
-        self._scrub()  # also an index written by an older version, when nothing was new
         return BuildReport(total=total, embedded=embedded, unchanged=unchanged, flagged=flagged)
 
     def _scrub(self) -> None:

@@ -138,7 +138,7 @@ def test_a_saved_graph_keeps_every_element_and_no_uncleared_memory(tmp_path):
 
 def test_an_index_written_before_is_scrubbed_by_the_next_build(tmp_path):
     """An index built by a version without the scrub is cleaned by the next ingest, even one
-    that finds nothing new to embed."""
+    that finds nothing new to embed (it opens the index)."""
     _child(tmp_path / "index", "plain", 3)
     (seg,) = {p.parent for p in (tmp_path / "index").glob("*/header.bin")}
     size = (seg / "data_level0.bin").stat().st_size
