@@ -95,18 +95,25 @@ def bench_load(
     replicas: int = typer.Option(
         1, help="serve processes sharing the stores, each with its own turn queue"
     ),
+    warmup: int | None = typer.Option(
+        None,
+        help="turns at once before the clock, on conversations of their own (default: "
+        "--sessions with the fake model, else 0); their share is cold_overhead_share",
+    ),
     as_json: bool = typer.Option(
         False,
         "--json",
         help='print {"sessions", "lost", "crossed", "p50_s", "p95_s", "overhead_share", '
         '"queue_wait_p50_s", "queue_wait_p95_s", "llm_p50_s", "refused", "replicas", '
-        '"own_cpu_ms_per_turn"}',
+        '"own_cpu_ms_per_turn", "warmup_turns", "cold_overhead_share"}',
     ),
 ) -> None:
     """Concurrent conversations against `wardwise serve` on 127.0.0.1: lost and crossed
     answers, p50/p95 turn seconds, and Wardwise's own share of a turn's time."""
     if sessions < 1 or turns < 1 or replicas < 1:
         fail("--sessions, --turns and --replicas must be at least 1")
+    if warmup is not None and warmup < 0:
+        fail("--warmup must be at least 0")
     row = run_load(
         Settings(),
         sessions=sessions,
@@ -114,6 +121,7 @@ def bench_load(
         model=model,
         fake_delay=fake_delay,
         replicas=replicas,
+        warmup=warmup,
         log=log,
     )
     if as_json:

@@ -25,6 +25,13 @@ calls), which other jobs on the machine slow but do not add to.
 ``serve_cpu_ms_per_turn`` is the CPU the serve process used while the sessions ran
 (``/proc``; absent elsewhere), per answered turn: the turns' own work, the tools, the model
 client, HTTP and sign-in.
+Before the clock, one warm-up round (``warmup`` turns at once, by default as many as
+``--sessions`` with the fake model and none with any other) asks on conversations of its own
+about (ward, days) pairs that no measured turn asks, so no measured forecast is cached by it:
+the first concurrent burst after start-up costs more than later ones (worker threads and
+connections made, caches filled; docs/operations.md, "Fifteenth pass"), which is start-up,
+not a turn's work. That round is not hidden: its share is ``cold_overhead_share``, and its
+lost or crossed answers count in ``lost`` and ``crossed``.
 The queue takes ``WARDWISE_MAX_CONCURRENT_TURNS`` from the environment
 (``--model embedded``: 1 unless set) and, unless set, a depth of ``--sessions`` so that the
 bench measures waiting, not refusal; refused turns (429) count as lost and as ``refused``.
@@ -58,6 +65,7 @@ from agent.app.auth import UserStore
 from agent.app.settings import Settings
 from agent.llm import connect
 from agent.servers import ServerUnavailable, answers, spawn_server
+from tools.forecast import MAX_DAYS
 
 FIELDS = (
     "sessions",
@@ -72,6 +80,8 @@ FIELDS = (
     "refused",
     "replicas",
     "own_cpu_ms_per_turn",
+    "warmup_turns",
+    "cold_overhead_share",
 )
 
 
@@ -116,6 +126,19 @@ def plan_questions(ward_ids: list[str], sessions: int, turns: int) -> list[list[
             asks.append(Ask(i, t, f"And for the next {d} days?", ward, d))
         out.append(asks)
     return out
+
+
+def plan_warmup(
+    ward_ids: list[str], turns: int, taken: set[tuple[str, int]], first: int
+) -> list[Ask]:
+    """``turns`` one-turn sessions (numbered from ``first``) asking about (ward, days) pairs
+    not in ``taken``, the longest horizons first: the warm-up round fills no cache entry a
+    measured turn would read (as many as there are free pairs)."""
+    free = [(w, d) for d in range(MAX_DAYS, 0, -1) for w in ward_ids if (w, d) not in taken]
+    return [
+        Ask(first + i, 0, f"How many beds will {w} need in the next {d} days?", w, d)
+        for i, (w, d) in enumerate(free[:turns])
+    ]
 
 
 def classify(o: Outcome, asks: list[Ask]) -> str:
@@ -178,6 +201,26 @@ def _session(
             out.append(o)
 
 
+def _round(urls: list[str], plan: list[list[Ask]], timeout: float, out: list, token: str):
+    """One thread per session of ``plan``, started together; returns when all have finished."""
+    start = threading.Barrier(len(plan))
+    threads = [
+        threading.Thread(target=_session, args=(urls, asks, start, timeout, out, token))
+        for asks in plan
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def overhead_share(answered: list[Outcome]) -> float | None:
+    """(turn time - queue wait - model time) / turn time, summed over ``answered``."""
+    total = sum(o.seconds for o in answered)
+    overhead = sum(max(0.0, o.seconds - o.queue_seconds - o.llm_seconds) for o in answered)
+    return round(overhead / total, 4) if total else None
+
+
 def _why_lost(outcomes: list[Outcome], kinds: list[str]) -> str:
     """The reasons for lost turns, counted: ``503 x3; ReadTimeout x1`` (``-`` if none)."""
     why: Counter[str] = Counter()
@@ -232,11 +275,13 @@ def run_load(
     fake_delay: float = 0.5,
     timeout: float = 1800.0,
     replicas: int = 1,
+    warmup: int | None = None,
     log=print,
 ) -> dict:
     """Start the model server (``fake``, ``embedded`` or a base URL) and ``replicas``
-    ``wardwise serve`` processes sharing one set of stores, run the sessions, and return the
-    table's row (``FIELDS`` first). Session ``i`` asks its turn ``t`` of replica
+    ``wardwise serve`` processes sharing one set of stores, run the warm-up round (``warmup``
+    turns at once; default: ``sessions`` with the fake model, else 0) and then the sessions,
+    and return the table's row (``FIELDS`` first). Session ``i`` asks its turn ``t`` of replica
     ``(i + t) mod replicas``: a follow-up goes to another replica than the question before it."""
     from agent.bench.fakeserver import FakeServer  # heavy: fastapi
     from agent.runtime import ensure_demo  # heavy: pandas, langchain
@@ -245,6 +290,12 @@ def run_load(
     ensure_demo(settings, log=log)
     wards = [w.ward_id for w in load_hospital(Path(settings.data_dir)).wards]
     plan = plan_questions(wards, sessions, turns)
+    if warmup is None:
+        warmup = sessions if model == "fake" else 0
+    if warmup < 0:
+        raise ValueError("warmup must be at least 0")
+    taken = {(a.ward, a.days) for asks in plan for a in asks}
+    warm = [[a] for a in plan_warmup(wards, warmup, taken, first=sessions)]
     stop_model: Callable[[], None] | None = None
     if model == "fake":
         fake = FakeServer(_free_port(), delay=fake_delay)
@@ -279,6 +330,7 @@ def run_load(
     token = _bench_user(env["WARDWISE_USERS_URL"])
     env = {k: v for k, v in env.items() if v != ""}
     outcomes: list[Outcome] = []
+    warm_outcomes: list[Outcome] = []
     serves: list = []
     cpu: list[float | None] = [None, None]
     try:
@@ -309,17 +361,12 @@ def run_load(
                 json={"messages": [{"role": "user", "content": f"{wards[0]} next 28 days?"}]},
                 timeout=timeout,
             )
+        if warm:
+            log(f"warm-up: {len(warm)} turns at once on conversations of their own ...")
+            _round(urls, warm, timeout, warm_outcomes, token)
         log(f"{sessions} sessions x {turns} turns on {replicas} serve process(es) ...")
-        start = threading.Barrier(sessions)
-        threads = [
-            threading.Thread(target=_session, args=(urls, asks, start, timeout, outcomes, token))
-            for asks in plan
-        ]
         cpu[0] = _cpu_total(serves)
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        _round(urls, plan, timeout, outcomes, token)
         cpu[1] = _cpu_total(serves)
     finally:
         for serve in serves:
@@ -330,9 +377,11 @@ def run_load(
     kinds = [classify(o, all_asks) for o in outcomes]
     kinds += ["lost"] * (len(all_asks) - len(outcomes))
     answered = [o for o, k in zip(outcomes, kinds, strict=False) if k != "lost"]
+    warm_asks = [a for asks in warm for a in asks]
+    warm_kinds = [classify(o, warm_asks) for o in warm_outcomes]
+    warm_kinds += ["lost"] * (len(warm_asks) - len(warm_outcomes))
+    warm_answered = [o for o, k in zip(warm_outcomes, warm_kinds, strict=False) if k != "lost"]
     secs = np.array([o.seconds for o in answered]) if answered else np.array([np.nan])
-    total = sum(o.seconds for o in answered)
-    overhead = sum(max(0.0, o.seconds - o.queue_seconds - o.llm_seconds) for o in answered)
     waits = np.array([o.queue_seconds for o in answered]) if answered else np.array([np.nan])
     audit = AuditLog(f"sqlite:///{tmp / 'audit' / 'audit.db'}")
     audit_ok, records, _ = audit.verify()
@@ -341,11 +390,11 @@ def run_load(
     return {
         "sessions": sessions,
         "replicas": replicas,
-        "lost": kinds.count("lost"),
-        "crossed": kinds.count("crossed"),
+        "lost": kinds.count("lost") + warm_kinds.count("lost"),
+        "crossed": kinds.count("crossed") + warm_kinds.count("crossed"),
         "p50_s": round(float(np.percentile(secs, 50)), 3),
         "p95_s": round(float(np.percentile(secs, 95)), 3),
-        "overhead_share": round(overhead / total, 4) if total else None,
+        "overhead_share": overhead_share(answered),
         "queue_wait_p50_s": round(float(np.percentile(waits, 50)), 3),
         "queue_wait_p95_s": round(float(np.percentile(waits, 95)), 3),
         "model": model,
@@ -361,7 +410,11 @@ def run_load(
             if cpu[0] is not None and cpu[1] is not None and answered
             else None
         ),
-        "lost_why": _why_lost(outcomes, kinds),
+        "warmup_turns": len(warm_asks),
+        "cold_overhead_share": overhead_share(warm_answered),
+        "lost_why": _why_lost(
+            outcomes + warm_outcomes, kinds[: len(outcomes)] + warm_kinds[: len(warm_outcomes)]
+        ),
         "audit_records": records,
         "audit_chain": "intact" if audit_ok else "BROKEN",
     }

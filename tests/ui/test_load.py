@@ -8,7 +8,7 @@ import json
 from typer.testing import CliRunner
 
 from ui.cli import app
-from ui.load import FIELDS, Ask, Outcome, classify, plan_questions
+from ui.load import FIELDS, Ask, Outcome, classify, overhead_share, plan_questions, plan_warmup
 
 
 def test_bench_load_cli_loses_and_crosses_nothing(serve_home, monkeypatch):
@@ -25,6 +25,33 @@ def test_bench_load_cli_loses_and_crosses_nothing(serve_home, monkeypatch):
     assert row["replicas"] == 2
     assert 0 < row["p50_s"] <= row["p95_s"] and 0 < row["overhead_share"] < 1
     assert row["own_cpu_ms_per_turn"] > 0  # the turns' own CPU, reported by serve
+    # the fake model's default warm-up round: as many turns as sessions, reported apart
+    assert row["warmup_turns"] == 6 and 0 < row["cold_overhead_share"] < 1
+
+
+def test_the_warm_up_round_asks_nothing_a_measured_turn_asks():
+    """Its (ward, days) pairs are outside the plan's, so it caches no measured forecast; its
+    sessions are numbered after the plan's, so its conversations are its own."""
+    wards = ["ICU", "CARD", "PED"]
+    plan = plan_questions(wards, sessions=10, turns=4)
+    taken = {(a.ward, a.days) for s in plan for a in s}
+    warm = plan_warmup(wards, 10, taken, first=10)
+    pairs = [(a.ward, a.days) for a in warm]
+    assert len(warm) == 10 and len(set(pairs)) == 10 and not set(pairs) & taken
+    assert [a.session for a in warm] == list(range(10, 20))
+    assert all(1 <= d <= 28 for _, d in pairs)
+    assert len(plan_warmup(["ICU"], 100, taken, first=1)) == 28 - len(
+        {d for w, d in taken if w == "ICU"}
+    )  # no more than the free pairs
+    assert plan_warmup(wards, 0, taken, first=10) == []
+
+
+def test_overhead_share_is_the_turns_time_outside_queue_and_model():
+    a = plan_questions(["ICU"], sessions=1, turns=1)[0][0]
+    turns = [Outcome(a, seconds=2.0, queue_seconds=0.5, llm_seconds=1.0),
+             Outcome(a, seconds=1.0, queue_seconds=0.0, llm_seconds=1.2)]  # fmt: skip
+    assert overhead_share(turns) == round(0.5 / 3.0, 4)  # the second's negative rest counts 0
+    assert overhead_share([]) is None
 
 
 def _answered(ask: Ask, ward: str, days: int, question: str | None = None) -> Outcome:
