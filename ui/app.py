@@ -13,9 +13,11 @@ for a Chinese question or page), and one beyond the queue's depth is refused at 
 
 from __future__ import annotations
 
+import atexit
 import html
 import logging
 import re
+import shutil
 import tempfile
 import uuid
 from datetime import date
@@ -494,6 +496,7 @@ def build_page(agent, users, queue: TurnQueue | None = None) -> Any:
     hidden, shown = gr.update(visible=False), gr.update(visible=True)
     names = ward_names(agent)
     downloads = Path(tempfile.mkdtemp(prefix="wardwise-plans-"))  # one CSV per plan turn
+    atexit.register(shutil.rmtree, downloads, ignore_errors=True)  # not left behind in /tmp
 
     def sign_in(name: str, password: str, ui_language: str, browser_id: str | None):
         try:

@@ -105,7 +105,7 @@ def bench_load(
         "--json",
         help='print {"sessions", "lost", "crossed", "p50_s", "p95_s", "overhead_share", '
         '"queue_wait_p50_s", "queue_wait_p95_s", "llm_p50_s", "refused", "replicas", '
-        '"own_cpu_ms_per_turn", "warmup_turns", "cold_overhead_share"}',
+        '"own_cpu_ms_per_turn", "warmup_turns", "cold_overhead_share", "steal_share"}',
     ),
 ) -> None:
     """Concurrent conversations against `wardwise serve` on 127.0.0.1: lost and crossed

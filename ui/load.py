@@ -22,6 +22,9 @@ grounding, audit, history) rather than waiting for the model or for its turn.
 ``own_cpu_ms_per_turn`` is the mean of the turns' own ``cpu_ms``: the CPU of a turn's own
 code in the serve process (the CPU of its steps less that of its model calls and tool
 calls), which other jobs on the machine slow but do not add to.
+``steal_share`` is the share of the machine's CPU time that the hypervisor gave to other
+guests while the sessions ran (``/proc/stat``'s steal; absent elsewhere): on a shared virtual
+machine the runs with more of it are the slow ones, so it says when a run was disturbed.
 ``serve_cpu_ms_per_turn`` is the CPU the serve process used while the sessions ran
 (``/proc``; absent elsewhere), per answered turn: the turns' own work, the tools, the model
 client, HTTP and sign-in.
@@ -82,6 +85,7 @@ FIELDS = (
     "own_cpu_ms_per_turn",
     "warmup_turns",
     "cold_overhead_share",
+    "steal_share",
 )
 
 
@@ -250,6 +254,24 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def read_steal() -> tuple[int, int] | None:
+    """(steal, all) CPU ticks of the whole machine so far (Linux ``/proc/stat``), else None."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = f.readline().split()
+        ticks = [int(x) for x in fields[1:9]]  # user .. steal (guest time is inside user)
+    except (OSError, ValueError):
+        return None
+    return (ticks[7], sum(ticks)) if fields[0] == "cpu" and len(ticks) == 8 else None
+
+
+def steal_between(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """The steal ticks' share of all ticks between two :func:`read_steal` readings."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return round((after[0] - before[0]) / (after[1] - before[1]), 4)
+
+
 def _cpu_total(serves: list) -> float | None:
     """The CPU seconds of all the serve processes together, or None off Linux."""
     parts = [_cpu_seconds(s.pid) for s in serves]
@@ -333,6 +355,7 @@ def run_load(
     warm_outcomes: list[Outcome] = []
     serves: list = []
     cpu: list[float | None] = [None, None]
+    steal: list[tuple[int, int] | None] = [None, None]
     try:
         cmd = [sys.executable, "-m", "ui.cli", "serve", "--host", "127.0.0.1"]
         for port, url in zip(ports, urls, strict=True):
@@ -365,9 +388,9 @@ def run_load(
             log(f"warm-up: {len(warm)} turns at once on conversations of their own ...")
             _round(urls, warm, timeout, warm_outcomes, token)
         log(f"{sessions} sessions x {turns} turns on {replicas} serve process(es) ...")
-        cpu[0] = _cpu_total(serves)
+        cpu[0], steal[0] = _cpu_total(serves), read_steal()
         _round(urls, plan, timeout, outcomes, token)
-        cpu[1] = _cpu_total(serves)
+        cpu[1], steal[1] = _cpu_total(serves), read_steal()
     finally:
         for serve in serves:
             serve.stop(grace=30)
@@ -410,6 +433,7 @@ def run_load(
             if cpu[0] is not None and cpu[1] is not None and answered
             else None
         ),
+        "steal_share": steal_between(steal[0], steal[1]),
         "warmup_turns": len(warm_asks),
         "cold_overhead_share": overhead_share(warm_answered),
         "lost_why": _why_lost(

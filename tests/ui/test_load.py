@@ -8,7 +8,17 @@ import json
 from typer.testing import CliRunner
 
 from ui.cli import app
-from ui.load import FIELDS, Ask, Outcome, classify, overhead_share, plan_questions, plan_warmup
+from ui.load import (
+    FIELDS,
+    Ask,
+    Outcome,
+    classify,
+    overhead_share,
+    plan_questions,
+    plan_warmup,
+    read_steal,
+    steal_between,
+)
 
 
 def test_bench_load_cli_loses_and_crosses_nothing(serve_home, monkeypatch):
@@ -27,6 +37,14 @@ def test_bench_load_cli_loses_and_crosses_nothing(serve_home, monkeypatch):
     assert row["own_cpu_ms_per_turn"] > 0  # the turns' own CPU, reported by serve
     # the fake model's default warm-up round: as many turns as sessions, reported apart
     assert row["warmup_turns"] == 6 and 0 < row["cold_overhead_share"] < 1
+    assert row["steal_share"] is None or 0 <= row["steal_share"] < 1  # None off Linux
+
+
+def test_steal_share_is_the_steal_ticks_share_between_two_readings():
+    assert steal_between((10, 1000), (40, 1600)) == 0.05
+    assert steal_between(None, (40, 1600)) is None and steal_between((1, 9), (1, 9)) is None
+    now = read_steal()  # this machine's /proc/stat (Linux), read the way the bench reads it
+    assert now is None or 0 <= now[0] <= now[1]
 
 
 def test_the_warm_up_round_asks_nothing_a_measured_turn_asks():
