@@ -8,9 +8,10 @@ backtest is rolling-origin over the last 12 weeks, which the models never saw in
 
 Checkpoints: with ``checkpoint_dir`` the trained models are saved there and reloaded; a
 forecast request never retrains while the checkpoint is fresh, i.e. it was trained with the
-same configuration on the same wards and the same history up to its last day, and the data
-now ends at most ``max_age_days`` after that. Without ``checkpoint_dir`` the models are
-trained on first use and kept for the life of the :class:`Forecaster`.
+same configuration and training code (and torch version) on the same wards and the same
+history up to its last day, and the data now ends at most ``max_age_days`` after that.
+Without ``checkpoint_dir`` the models are trained on first use and kept for the life of the
+:class:`Forecaster`.
 
 Bad input: an unknown ward, a horizon outside 1..28 days (what the models were trained
 for), too short a history, negative counts, a ward whose history is mostly gaps or ends
@@ -131,13 +132,13 @@ class Forecaster:
         return ids
 
     def _fingerprint(self, ward_ids: list[str], end: pd.Timestamp) -> str:
-        from tools.forecasting.checkpoint import FORMAT, fingerprint  # heavy: torch
+        from tools.forecasting.checkpoint import FORMAT, code_digest, fingerprint  # heavy: torch
 
         d = self.hospital.daily
         d = d[d.ward_id.isin(ward_ids) & (d.date <= end)]
         cols = ["date", "ward_id", "admissions", "census"]
         d = d[cols].sort_values(["ward_id", "date"]).reset_index(drop=True)
-        return fingerprint(d, (FORMAT, sorted(ward_ids), asdict(self.config)))
+        return fingerprint(d, (FORMAT, code_digest(), sorted(ward_ids), asdict(self.config)))
 
     def models(self):
         """The trained ward models: loaded from a fresh checkpoint, else trained (and saved).

@@ -54,7 +54,9 @@ and says so; it never passes by default.
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import statistics
 import tempfile
 import time
@@ -76,6 +78,7 @@ from knowledge.cases_demo import generate_cases
 from knowledge.demo import generate
 from knowledge.records import CaseRecord, write_cases
 from knowledge.text import count_cjk
+from tools.forecast import CHECKPOINT
 from tools.roles import Caller, Role
 
 EVAL_END = date(2026, 6, 30)  # the eval's today, a Tuesday
@@ -405,9 +408,18 @@ def score(case: Case, turn: Turn, hospital, today: date = EVAL_END) -> list[str]
 
 
 class EvalEnv:
-    """A private copy of the demo hospital and case index for one eval run."""
+    """A private copy of the demo hospital and case index for one eval run.
 
-    def __init__(self, suites: list[Suite], root: Path | None = None, log=print):
+    With ``cache`` (the CLI passes ``Settings.cache_dir``) the demo forecaster's checkpoint is
+    kept there between runs (``eval-forecaster/``): it is copied in before the run and, when
+    the run had to train (no checkpoint, or a stale one: other data, configuration, training
+    code or torch), the new one is copied back at :meth:`close`. The forecaster's own
+    freshness rule decides; the cache only saves the ~30 s of CPU a first run trains for.
+    """
+
+    def __init__(
+        self, suites: list[Suite], root: Path | None = None, log=print, cache: Path | None = None
+    ):
         self._tmp = None if root else tempfile.TemporaryDirectory(prefix="wardwise-eval-")
         root = Path(root) if root else Path(self._tmp.name)  # type: ignore[union-attr]
         self.settings = Settings(
@@ -420,10 +432,38 @@ class EvalEnv:
         build_index(self.settings, log=log)
         # the full tool output (candidate diagnoses included), as the suites were measured
         self.ctx = build_context(self.settings, Caller("eval", Role.CLINICIAN))
+        self._cached = Path(cache) / "eval-forecaster" / CHECKPOINT if cache else None
+        self._checkpoint = Path(self.ctx.forecaster.checkpoint_dir or root) / CHECKPOINT
+        if self._cached is not None and self._cached.exists():
+            _copy_atomic(self._cached, self._checkpoint)
 
     def close(self) -> None:
-        if self._tmp:
-            self._tmp.cleanup()
+        try:
+            if (
+                self._cached is not None
+                and self.ctx.forecaster.trained_now
+                and self._checkpoint.exists()
+            ):
+                _copy_atomic(self._checkpoint, self._cached)
+        except OSError:  # a read-only or full cache costs the next run its training, no more
+            pass
+        finally:
+            if self._tmp:
+                self._tmp.cleanup()
+
+
+def _copy_atomic(src: Path, dst: Path) -> None:
+    """Copy ``src`` to ``dst`` through a temporary file beside it and a rename, so a reader
+    (or a concurrent run) sees the old file or the whole new one, never a part."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=dst.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out, open(src, "rb") as f:
+            shutil.copyfileobj(f, out)
+        os.replace(tmp, dst)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def agent_factory(

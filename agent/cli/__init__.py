@@ -281,7 +281,7 @@ def eval_(
         base_url, dialect, server = connect(settings, log=log)
     except LLMUnavailable as e:
         fail(str(e))
-    env = evals.EvalEnv(suites, log=log)
+    env = evals.EvalEnv(suites, log=log, cache=Path(settings.cache_dir))
     try:
         factory = evals.agent_factory(
             lambda: make_chat_model(settings, base_url), dialect, log, **agent_options(settings)

@@ -208,6 +208,8 @@ def test_a_broken_prompt_makes_the_suite_fail(tmp_path, embedded_llm):
     assert json.loads(ok.stdout)["passed"] is True
     bad = run(broken)
     assert bad.returncode == 1, bad.stdout + bad.stderr[-2000:]
+    # the first run's forecaster (trained, or taken fresh from the cache) serves the second
+    assert "training the forecaster" not in bad.stderr, bad.stderr[-2000:]
     summary = json.loads(bad.stdout)
     assert summary["passed"] is False and summary["categories"]["tool_choice"]["pass_rate"] < 0.75
 
@@ -233,3 +235,19 @@ def test_the_eval_agents_are_prepared_before_the_first_case(ctx, monkeypatch):
     assert warmed == [ctx] and agent.today == EVAL_END and agent.model is models[0]
     assert bank._matrix is not None and agent._resolver is not None
     assert models[0].calls == []
+
+
+def test_the_eval_forecaster_cache_is_written_whole(tmp_path):
+    """A checkpoint goes into (and out of) the cache through a rename: the old file or the
+    whole new one, no temporary file left; a failed copy leaves the old file as it was."""
+    from agent.bench.evals import _copy_atomic
+
+    src, dst = tmp_path / "new.pt", tmp_path / "cache" / "eval-forecaster" / "ward-forecaster.pt"
+    src.write_bytes(b"new" * 1000)
+    _copy_atomic(src, dst)
+    assert dst.read_bytes() == src.read_bytes()
+    assert [p.name for p in dst.parent.iterdir()] == [dst.name]
+    with pytest.raises(FileNotFoundError):
+        _copy_atomic(tmp_path / "missing.pt", dst)
+    assert dst.read_bytes() == src.read_bytes()
+    assert [p.name for p in dst.parent.iterdir()] == [dst.name]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -243,7 +244,7 @@ def tiny_ward_config():
 
 
 def test_forecaster_checkpoint_is_reused_until_the_data_changes(
-    tmp_path, small_hospital, tiny_ward_config
+    tmp_path, small_hospital, tiny_ward_config, monkeypatch
 ):
     from knowledge.hospital import Hospital
     from tools.forecast import Forecaster
@@ -279,6 +280,31 @@ def test_forecaster_checkpoint_is_reused_until_the_data_changes(
     assert not much_later.checkpoint_is_fresh()
     other = Forecaster(small_hospital, checkpoint_dir=tmp_path, config=WardConfig(steps=41))
     assert not other.checkpoint_is_fresh()
+    # other training code (or another torch): the same data and configuration make new models
+    from tools.forecasting import checkpoint
+
+    monkeypatch.setattr(checkpoint, "code_digest", lambda: "another-version")
+    assert not f3.checkpoint_is_fresh()
+
+
+def test_the_code_digest_follows_the_training_code_and_torch(tmp_path, monkeypatch):
+    import shutil
+
+    from tools.forecasting import checkpoint
+
+    package = Path(checkpoint.__file__).parent
+    for name in checkpoint.TRAINING_CODE:
+        shutil.copy(package / name, tmp_path / name)
+    before = checkpoint.code_digest.__wrapped__(tmp_path)
+    assert before == checkpoint.code_digest.__wrapped__(tmp_path)  # stable
+    assert before == checkpoint.code_digest()  # the package's own
+    with open(tmp_path / "training.py", "a", encoding="utf-8") as f:
+        f.write("\n# a changed line\n")
+    assert checkpoint.code_digest.__wrapped__(tmp_path) != before
+    shutil.copy(package / "training.py", tmp_path / "training.py")
+    assert checkpoint.code_digest.__wrapped__(tmp_path) == before
+    monkeypatch.setattr(torch, "__version__", "0.0.1")
+    assert checkpoint.code_digest.__wrapped__(tmp_path) != before
 
 
 def _with(hospital, frame):

@@ -6,11 +6,13 @@ length-of-stay estimates). It loads with ``weights_only=True``: no pickled code 
 
 :func:`fingerprint` hashes a frame, so a caller can tell whether a checkpoint was trained
 on the data it has now (the rule for "fresh" lives with the caller: see
-:class:`tools.forecast.Forecaster`).
+:class:`tools.forecast.Forecaster`). :func:`code_digest` hashes the training code and the
+torch version, so a checkpoint trained by other code is not taken for a fresh one.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 
@@ -20,6 +22,13 @@ import torch
 from tools.forecasting.training import GlobalModel
 
 FORMAT = 1
+
+# The modules a ward model's training runs (tools.forecasting.wards and what it imports):
+# a change in any of them, or another torch, makes a new model from the same data.
+TRAINING_CODE = (
+    "wards.py", "training.py", "model.py", "data.py", "calendar.py", "los.py", "metrics.py",
+    "checkpoint.py",
+)  # fmt: skip
 
 
 def save(path: str | Path, models: dict[str, GlobalModel], meta: dict) -> Path:
@@ -62,4 +71,14 @@ def fingerprint(frame: pd.DataFrame, extra: object = None) -> str:
     h = hashlib.sha256()
     h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     h.update(repr(extra).encode())
+    return h.hexdigest()[:16]
+
+
+@functools.cache
+def code_digest(folder: Path = Path(__file__).parent) -> str:
+    """A short hash of the training code in ``folder`` (:data:`TRAINING_CODE`) and of torch's
+    version."""
+    h = hashlib.sha256(torch.__version__.encode())
+    for name in TRAINING_CODE:
+        h.update(name.encode() + b"\0" + (Path(folder) / name).read_bytes())
     return h.hexdigest()[:16]
