@@ -287,6 +287,28 @@ def test_forecaster_checkpoint_is_reused_until_the_data_changes(
     assert not f3.checkpoint_is_fresh()
 
 
+def test_the_code_digest_covers_every_module_ward_training_imports():
+    """``TRAINING_CODE`` is a hand-kept list: a module that ward training comes to import and
+    the list misses would let a checkpoint outlive a change to it."""
+    import subprocess
+    import sys
+
+    from tools.forecasting import checkpoint
+
+    probe = (
+        "import sys, tools.forecasting.wards, tools.forecasting.checkpoint\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('tools.'))))"
+    )
+    root = Path(checkpoint.__file__).parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=root, check=True
+    ).stdout.split()
+    imported = {
+        m.removeprefix("tools.forecasting.") + ".py" for m in out if m != "tools.forecasting"
+    }
+    assert imported == set(checkpoint.TRAINING_CODE), out
+
+
 def test_the_code_digest_follows_the_training_code_and_torch(tmp_path, monkeypatch):
     import shutil
 
