@@ -74,6 +74,9 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         threads: int = typer.Option(
             1, help="CPU threads for torch (1 is robust on a shared CPU; 0: torch's default)"
         ),
+        jobs: int = typer.Option(
+            1, min=1, help="worker processes for the statistical baselines (one per core to spare)"
+        ),
         fmt: str = typer.Option(
             "auto", "--format", help="auto, long, monash, nhs-discharges, uihc-ed"
         ),
@@ -165,6 +168,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
                 contexts=contexts,
                 device=None if device == "auto" else device,
                 max_history=picked.max_history.value or None,
+                jobs=jobs,
                 progress=not quiet,
                 log=log,
             )

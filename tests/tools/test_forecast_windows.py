@@ -82,6 +82,15 @@ def test_panel_metrics_agree_with_fev():
     assert panel_mase(y, q[..., 4], scale) == pytest.approx(fev_metrics.MASE().compute(**kw))
 
 
+def test_baselines_in_worker_processes_give_the_same_forecasts():
+    data = _daily(4, 70)
+    methods = ("AutoETS", "AutoTheta")
+    one = baselines.fit_predict(data, 7, 7, methods)
+    two = baselines.fit_predict(data, 7, 7, methods, n_jobs=2)  # `bench forecast --jobs 2`
+    for m in methods:
+        np.testing.assert_allclose(two[m].q, one[m].q)
+
+
 def test_baselines_give_nine_sorted_quantiles_around_the_point_forecast():
     data = _daily(2, 42)
     f = baselines.fit_predict(data, 7, 7, ("SeasonalNaive",))["SeasonalNaive"]
@@ -228,7 +237,7 @@ def test_bench_forecast_windows_command(tmp_path):
     register(app, bench_app)
     args = ["bench", "forecast", "--data", str(path), "--horizon", "7", "--season", "7"]
     args += ["--freq", "D", "--steps", "20", "--members", "1", "--context", "14"]
-    args += ["--quiet", "--windows", "2", "--step", "7"]
+    args += ["--quiet", "--jobs", "2", "--windows", "2", "--step", "7"]
     res = CliRunner().invoke(app, [*args, "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)

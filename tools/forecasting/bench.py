@@ -184,6 +184,7 @@ def forecast_all(
     max_history: int | None = None,
     min_train: int | None = None,
     combination: str | None = None,
+    jobs: int = 1,
     earlier_folds: tuple[Fold, ...] = (),
     progress: bool = True,
     log=None,
@@ -210,6 +211,8 @@ def forecast_all(
             forecast (:data:`tools.forecasting.combination.SCHEMES`, or ``auto``: the scheme
             that two-fold cross-validation across the fold's series picks); by default
             :func:`default_combination` of the data.
+        jobs: statsforecast worker processes for the baselines (the torch models train
+            in this process either way).
         earlier_folds: earlier windows' validation folds (:attr:`Forecasts.fold`), all
             before this cutoff, for the ``pooled`` band choice.
         progress: show training progress bars.
@@ -222,7 +225,9 @@ def forecast_all(
     contexts = tuple(contexts or bench_contexts(train, horizon, season))
     combination = combination or default_combination(train)
 
-    stats = baselines.fit_predict(train, horizon, season, methods, max_history=max_history, log=say)
+    stats = baselines.fit_predict(
+        train, horizon, season, methods, max_history=max_history, n_jobs=jobs, log=say
+    )
     out = dict(stats)
     if all(m in stats for m in FEV_ENSEMBLE_OF):
         out["fev-stat-ensemble"] = baselines.median_forecast([stats[m] for m in FEV_ENSEMBLE_OF])
@@ -239,7 +244,7 @@ def forecast_all(
     vstats = None
     if all(m in methods for m in COMBINE_WITH):
         vfits = baselines.fit_predict(
-            vtrain, horizon, season, COMBINE_WITH, max_history=max_history, log=say
+            vtrain, horizon, season, COMBINE_WITH, max_history=max_history, n_jobs=jobs, log=say
         )
         vstats = baselines.mean_forecast([vfits[m] for m in COMBINE_WITH]).clipped()
     vy, vscale = np.stack(vtest), _scales(vtrain, season)

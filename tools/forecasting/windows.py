@@ -210,7 +210,10 @@ def evaluate(
         note["cpu_seconds"] = round(time.process_time() - c0, 1)
         note["device"] = fc.notes["device"]
         notes.append(note)
-        say(f"window {w}: " + ", ".join(f"{m} {s.mase:.4f}" for m, s in scores.items()))
+        say(
+            f"window {w} ({note['wall_seconds']:.0f} s wall, {note['cpu_seconds']:.0f} s CPU, "
+            f"{note['device']}): " + ", ".join(f"{m} {s.mase:.4f}" for m, s in scores.items())
+        )
     rows = [
         WindowRow(
             method,
