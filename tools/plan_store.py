@@ -48,9 +48,13 @@ class PlanStore:
         )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".plan-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(stored.model_dump_json(indent=1))
-        os.replace(tmp, self.path)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(stored.model_dump_json(indent=1))
+            os.replace(tmp, self.path)
+        except BaseException:  # a full disk: the current plan stays, no partial file beside it
+            Path(tmp).unlink(missing_ok=True)
+            raise
         return stored
 
     def current(self) -> StoredPlan | None:

@@ -185,6 +185,27 @@ def test_training_is_seeded_and_checkpoints_round_trip(tmp_path):
         checkpoint.load(tmp_path / "junk.pt")
 
 
+def test_a_failed_checkpoint_write_keeps_the_old_one_and_leaves_no_partial_file(
+    tmp_path, monkeypatch
+):
+    from tools.forecasting import checkpoint
+
+    data = _seasonal(n_series=2, T=40)
+    cfg = ModelConfig(horizon=5, season=7, freq="D", context=14, **{**TINY, "steps": 2})
+    m = GlobalModel.fit(data, cfg, device="cpu", progress=False)
+    path = checkpoint.save(tmp_path / "m.pt", {"m": m}, {"n": 1})
+
+    def full_disk(blob, f):
+        f.write(b"half a checkpoint")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.torch, "save", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        checkpoint.save(path, {"m": m}, {"n": 2})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]
+    assert checkpoint.load(path, "cpu")[1] == {"n": 1}
+
+
 @pytest.mark.parametrize("arch", ["nbeats", "gru"])
 def test_other_architectures_train_and_predict(arch):
     data = _seasonal(n_series=3, T=60)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -40,9 +42,16 @@ def save(path: str | Path, models: dict[str, GlobalModel], meta: dict) -> Path:
         "models": {name: m.state() for name, m in models.items()},
         "meta": meta,
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(blob, tmp)
-    tmp.replace(path)
+    # a temporary name of its own: two replicas training at once never write one file
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(blob, f)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
