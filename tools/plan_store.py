@@ -7,13 +7,12 @@ keeps the history of who applied what.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel
 
+from knowledge.files import replaced_atomically
 from tools.result import ToolResult
 
 
@@ -46,15 +45,8 @@ class PlanStore:
             what_if=what_if,
             plan=plan.model_dump(mode="json"),
         )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".plan-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(stored.model_dump_json(indent=1))
-            os.replace(tmp, self.path)
-        except BaseException:  # a full disk: the current plan stays, no partial file beside it
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with replaced_atomically(self.path, "w", encoding="utf-8") as f:
+            f.write(stored.model_dump_json(indent=1))
         return stored
 
     def current(self) -> StoredPlan | None:

@@ -54,7 +54,6 @@ and says so; it never passes by default.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import statistics
@@ -76,6 +75,7 @@ from agent.graph import Agent, Turn, detect_language
 from agent.runtime import build_context, build_index, warm_forecaster
 from knowledge.cases_demo import generate_cases
 from knowledge.demo import generate
+from knowledge.files import replaced_atomically
 from knowledge.records import CaseRecord, write_cases
 from knowledge.text import count_cjk
 from tools.forecast import CHECKPOINT
@@ -455,15 +455,8 @@ class EvalEnv:
 def _copy_atomic(src: Path, dst: Path) -> None:
     """Copy ``src`` to ``dst`` through a temporary file beside it and a rename, so a reader
     (or a concurrent run) sees the old file or the whole new one, never a part."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=dst.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out, open(src, "rb") as f:
-            shutil.copyfileobj(f, out)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replaced_atomically(dst) as out, open(src, "rb") as f:
+        shutil.copyfileobj(f, out)
 
 
 def agent_factory(

@@ -27,7 +27,7 @@ def test_a_failed_write_keeps_the_current_plan_and_leaves_no_partial_file(tmp_pa
         f.close()
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("tools.plan_store.os.fdopen", full_disk)
+    monkeypatch.setattr("knowledge.files.os.fdopen", full_disk)
     with pytest.raises(OSError, match="No space"):
         store.save(ToolResult(summary="plan C"), user="cy", role="admin", days=7)
     assert [p.name for p in tmp_path.iterdir()] == ["current_plan.json"]

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 import torch
 
+from knowledge.files import replaced_atomically
 from tools.forecasting.training import GlobalModel
 
 FORMAT = 1
@@ -42,16 +41,8 @@ def save(path: str | Path, models: dict[str, GlobalModel], meta: dict) -> Path:
         "models": {name: m.state() for name, m in models.items()},
         "meta": meta,
     }
-    # a temporary name of its own: two replicas training at once never write one file
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(blob, f)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with replaced_atomically(path) as f:  # two replicas training at once never share a file
+        torch.save(blob, f)
     return path
 
 
