@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -89,6 +90,13 @@ def test_baselines_in_worker_processes_give_the_same_forecasts():
     two = baselines.fit_predict(data, 7, 7, methods, n_jobs=2)  # `bench forecast --jobs 2`
     for m in methods:
         np.testing.assert_allclose(two[m].q, one[m].q)
+
+
+def test_window_cpu_seconds_count_the_baseline_worker_processes():
+    c0, own0 = windows.cpu_seconds(), time.process_time()
+    baselines.fit_predict(_daily(4, 70), 7, 7, ("AutoETS",), n_jobs=2)
+    workers = (windows.cpu_seconds() - c0) - (time.process_time() - own0)
+    assert workers > 0.01  # process_time alone missed the `--jobs` workers' CPU
 
 
 def test_baselines_give_nine_sorted_quantiles_around_the_point_forecast():
