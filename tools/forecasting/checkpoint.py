@@ -35,7 +35,6 @@ TRAINING_CODE = (
 def save(path: str | Path, models: dict[str, GlobalModel], meta: dict) -> Path:
     """Write ``models`` and ``meta`` to ``path`` atomically (a temporary file, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     blob = {
         "format": FORMAT,
         "models": {name: m.state() for name, m in models.items()},
