@@ -75,7 +75,10 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             1, help="CPU threads for torch (1 is robust on a shared CPU; 0: torch's default)"
         ),
         jobs: int = typer.Option(
-            1, min=1, help="worker processes for the statistical baselines (one per core to spare)"
+            1,
+            min=1,
+            help="worker processes for the statistical baselines and the torch networks "
+            "(one per core to spare; the same forecasts as one)",
         ),
         fmt: str = typer.Option(
             "auto", "--format", help="auto, long, monash, nhs-discharges, uihc-ed"

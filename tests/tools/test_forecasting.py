@@ -185,6 +185,23 @@ def test_training_is_seeded_and_checkpoints_round_trip(tmp_path):
         checkpoint.load(tmp_path / "junk.pt")
 
 
+def test_networks_trained_in_worker_processes_equal_those_trained_in_one():
+    from tools.forecasting.training import ContextEnsemble
+
+    data = _seasonal(n_series=4, T=80)
+    cfg = ModelConfig(horizon=5, season=7, freq="D", context=14, **{**TINY, "steps": 20})
+    cfg = ModelConfig(**{**cfg.__dict__, "members": 2, "seed": 3})
+    one = ContextEnsemble.fit(data, cfg, (7, 14), device="cpu", progress=False)
+    two = ContextEnsemble.fit(data, cfg, (7, 14), device="cpu", progress=False, jobs=2)
+    assert [m.config for m in two.models] == [m.config for m in one.models]
+    assert [len(m.nets) for m in two.models] == [2, 2]
+    assert np.array_equal(two.predict(data), one.predict(data))
+    # and a series too short for any context fails the same way in a worker
+    short = Dataset([s.head(5) for s in data.series], data.freq)
+    with pytest.raises(ValueError, match="no training window"):
+        ContextEnsemble.fit(short, cfg, (14,), device="cpu", progress=False, jobs=2)
+
+
 def test_a_failed_checkpoint_write_keeps_the_old_one_and_leaves_no_partial_file(
     tmp_path, monkeypatch
 ):

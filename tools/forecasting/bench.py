@@ -211,8 +211,8 @@ def forecast_all(
             forecast (:data:`tools.forecasting.combination.SCHEMES`, or ``auto``: the scheme
             that two-fold cross-validation across the fold's series picks); by default
             :func:`default_combination` of the data.
-        jobs: statsforecast worker processes for the baselines (the torch models train
-            in this process either way).
+        jobs: worker processes: statsforecast's for the baselines, and the torch networks
+            trained side by side (the same forecasts as one process gives).
         earlier_folds: earlier windows' validation folds (:attr:`Forecasts.fold`), all
             before this cutoff, for the ``pooled`` band choice.
         progress: show training progress bars.
@@ -239,7 +239,7 @@ def forecast_all(
     say(
         f"validation fold: training the {cfg.arch} model (contexts {contexts}) on {len(vtrain)} series"
     )
-    vmodel = ContextEnsemble.fit(vtrain, cfg, contexts, device=device, progress=progress)
+    vmodel = ContextEnsemble.fit(vtrain, cfg, contexts, device=device, progress=progress, jobs=jobs)
     vq = vmodel.predict(vtrain)
     vstats = None
     if all(m in methods for m in COMBINE_WITH):
@@ -260,7 +260,7 @@ def forecast_all(
 
     t1 = time.perf_counter()
     say(f"training the {cfg.arch} model (contexts {contexts}) on {len(train)} series")
-    model = ContextEnsemble.fit(train, cfg, contexts, device=device, progress=progress)
+    model = ContextEnsemble.fit(train, cfg, contexts, device=device, progress=progress, jobs=jobs)
     q = model.predict(train)
     nn_seconds = time.perf_counter() - t1
     ens = None

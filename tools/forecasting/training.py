@@ -220,6 +220,77 @@ def _net(cfg: ModelConfig) -> torch.nn.Module:
     return build(cfg.arch, **kw)
 
 
+def resolved(config: ModelConfig) -> ModelConfig:
+    """``config`` with its ``min_context`` default made explicit (what a checkpoint stores)."""
+    if config.min_context > 0:
+        return config
+    return replace(config, min_context=min(config.context, max(config.season, 2)))
+
+
+def _origins(panel: Panel, cfg: ModelConfig, dev: torch.device) -> tuple[torch.Tensor, ...]:
+    rows, ends = training_origins(panel, cfg.min_context)
+    if len(rows) == 0:
+        raise ValueError("no training window: the series are shorter than the context")
+    return torch.from_numpy(rows).to(dev), torch.from_numpy(ends).to(dev)
+
+
+def _train_net(
+    panel: Panel,
+    origins: tuple[torch.Tensor, ...],
+    cfg: ModelConfig,
+    k: int,
+    dev: torch.device,
+    progress: bool = False,
+) -> torch.nn.Module:
+    """Member ``k`` of ``cfg``'s ensemble, trained (eval mode).
+
+    It depends on its seed (``cfg.seed + k``) alone, not on the members trained before it,
+    so members can be trained in any order or in separate processes.
+    """
+    from tqdm.auto import tqdm
+
+    rows_all, ends_all = origins
+    q = torch.tensor(cfg.quantiles, dtype=torch.float32, device=dev)
+    seed = cfg.seed + k
+    torch.manual_seed(seed)
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    net = _net(cfg).to(dev)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.1
+    )
+    net.train()
+    bar = tqdm(
+        range(cfg.steps),
+        desc=f"training {cfg.arch} {k + 1}/{cfg.members}",
+        disable=not progress,
+        leave=False,
+        mininterval=1.0,
+    )
+    for _ in bar:
+        pick = torch.randint(len(rows_all), (cfg.batch,), generator=gen).to(dev)
+        past, pm, cov, st, tgt, tm, _, _ = windows(panel, rows_all[pick], ends_all[pick])
+        loss = pinball_loss(net(past, pm, cov, st), tgt, tm, q)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        if progress:
+            bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+    net.eval()
+    return net
+
+
+def _member_weights(data: Dataset, cfg: ModelConfig, k: int, device: str | None, threads: int):
+    """In a worker process: member ``k`` of ``cfg`` trained on ``data``, its weights on the CPU."""
+    torch.set_num_threads(threads)
+    dev = pick_device(device)
+    panel = make_panel(data, cfg, dev)
+    net = _train_net(panel, _origins(panel, cfg, dev), cfg, k, dev)
+    return {name: t.cpu() for name, t in net.state_dict().items()}
+
+
 class GlobalModel:
     """An ensemble of networks trained across all series of a dataset.
 
@@ -268,51 +339,14 @@ class GlobalModel:
 
     @classmethod
     def _fit(cls, data: Dataset, config: ModelConfig, device, progress: bool) -> GlobalModel:
-        from tqdm.auto import tqdm
-
         t0 = time.perf_counter()
         dev = pick_device(device)
-        cfg = config
-        if cfg.min_context <= 0:
-            cfg = replace(cfg, min_context=min(cfg.context, max(cfg.season, 2)))
+        cfg = resolved(config)
         panel = make_panel(data, cfg, dev)
-        rows_np, ends_np = training_origins(panel, cfg.min_context)
-        if len(rows_np) == 0:
-            raise ValueError("no training window: the series are shorter than the context")
-        rows_all = torch.from_numpy(rows_np).to(dev)
-        ends_all = torch.from_numpy(ends_np).to(dev)
-        q = torch.tensor(cfg.quantiles, dtype=torch.float32, device=dev)
-        nets = []
-        for k in range(cfg.members):
-            seed = cfg.seed + k
-            torch.manual_seed(seed)
-            gen = torch.Generator(device="cpu").manual_seed(seed)
-            net = _net(cfg).to(dev)
-            opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-            sched = torch.optim.lr_scheduler.OneCycleLR(
-                opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.1
-            )
-            net.train()
-            bar = tqdm(
-                range(cfg.steps),
-                desc=f"training {cfg.arch} {k + 1}/{cfg.members}",
-                disable=not progress,
-                leave=False,
-                mininterval=1.0,
-            )
-            for _ in bar:
-                pick = torch.randint(len(rows_all), (cfg.batch,), generator=gen).to(dev)
-                past, pm, cov, st, tgt, tm, _, _ = windows(panel, rows_all[pick], ends_all[pick])
-                loss = pinball_loss(net(past, pm, cov, st), tgt, tm, q)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-                opt.step()
-                sched.step()
-                if progress:
-                    bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
-            net.eval()
-            nets.append(net)
+        origins = _origins(panel, cfg, dev)
+        nets = [
+            _train_net(panel, origins, cfg, k, dev, progress=progress) for k in range(cfg.members)
+        ]
         model = cls(cfg, nets, dev)
         model.train_seconds = time.perf_counter() - t0
         return model
@@ -404,15 +438,21 @@ class ContextEnsemble:
         *,
         device: str | None = None,
         progress: bool = True,
+        jobs: int = 1,
     ) -> ContextEnsemble:
-        """One :meth:`GlobalModel.fit` per context (``config.context`` alone by default)."""
+        """One :meth:`GlobalModel.fit` per context (``config.context`` alone by default).
+
+        Args:
+            jobs: worker processes that train the networks (every context's members) side
+                by side, each with this process's torch thread count; the same weights as
+                one process gives, since each network depends on its seed alone. On a GPU
+                the workers share it (one network leaves it mostly waiting on Python).
+        """
         contexts = tuple(dict.fromkeys(contexts or (config.context,)))
-        return cls(
-            [
-                GlobalModel.fit(data, replace(config, context=c), device=device, progress=progress)
-                for c in contexts
-            ]
-        )
+        cfgs = [resolved(replace(config, context=c)) for c in contexts]
+        if jobs <= 1 or sum(c.members for c in cfgs) <= 1:
+            return cls([GlobalModel.fit(data, c, device=device, progress=progress) for c in cfgs])
+        return cls(_fit_in_workers(data, cfgs, device, progress, jobs))
 
     def predict(self, data: Dataset) -> np.ndarray:
         """The mean of the models' quantiles (each sorted, so the mean is sorted too)."""
@@ -425,3 +465,37 @@ def default_context(horizon: int, season: int, freq: str) -> int:
     if freq == "D":
         c = max(c, 56)
     return int(math.ceil(c))
+
+
+def _fit_in_workers(
+    data: Dataset, cfgs: list[ModelConfig], device: str | None, progress: bool, jobs: int
+) -> list[GlobalModel]:
+    """Every member of every config trained in ``jobs`` spawned processes, in config order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from tqdm.auto import tqdm
+
+    t0 = time.perf_counter()
+    pick_device(device)  # an unusable --device fails here, not in every worker
+    threads = torch.get_num_threads()
+    tasks = [(i, k) for i, c in enumerate(cfgs) for k in range(c.members)]
+    weights: dict[tuple[int, int], dict] = {}
+    ctx = multiprocessing.get_context("spawn")  # CUDA cannot be used in forked children
+    with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=ctx) as pool:
+        futures = {
+            pool.submit(_member_weights, data, cfgs[i], k, device, threads): (i, k)
+            for i, k in tasks
+        }
+        done = as_completed(futures)
+        desc = f"training {len(tasks)} {cfgs[0].arch} networks in {jobs} processes"
+        for fut in tqdm(done, total=len(tasks), desc=desc, disable=not progress, leave=False):
+            weights[futures[fut]] = fut.result()
+    models = []
+    for i, c in enumerate(cfgs):
+        state = {"config": c.to_dict(), "nets": [weights[(i, k)] for k in range(c.members)]}
+        models.append(GlobalModel.from_state(state, device))
+    spent = time.perf_counter() - t0
+    for m in models:
+        m.train_seconds = spent / len(models)
+    return models
