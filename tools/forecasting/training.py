@@ -447,6 +447,8 @@ class ContextEnsemble:
                 by side, each with this process's torch thread count; the same weights as
                 one process gives, since each network depends on its seed alone. On a GPU
                 the workers share it (one network leaves it mostly waiting on Python).
+                The workers are spawned, so a script that calls this needs the usual
+                ``if __name__ == "__main__":`` guard around its entry point.
         """
         contexts = tuple(dict.fromkeys(contexts or (config.context,)))
         cfgs = [resolved(replace(config, context=c)) for c in contexts]
