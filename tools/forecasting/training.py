@@ -484,15 +484,20 @@ def _fit_in_workers(
     tasks = [(i, k) for i, c in enumerate(cfgs) for k in range(c.members)]
     weights: dict[tuple[int, int], dict] = {}
     ctx = multiprocessing.get_context("spawn")  # CUDA cannot be used in forked children
-    with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=ctx) as pool:
+    n = min(jobs, len(tasks))
+    with ProcessPoolExecutor(n, mp_context=ctx) as pool:
         futures = {
             pool.submit(_member_weights, data, cfgs[i], k, device, threads): (i, k)
             for i, k in tasks
         }
         done = as_completed(futures)
-        desc = f"training {len(tasks)} {cfgs[0].arch} networks in {jobs} processes"
-        for fut in tqdm(done, total=len(tasks), desc=desc, disable=not progress, leave=False):
-            weights[futures[fut]] = fut.result()
+        desc = f"training {len(tasks)} {cfgs[0].arch} networks in {n} processes"
+        try:
+            for fut in tqdm(done, total=len(tasks), desc=desc, disable=not progress, leave=False):
+                weights[futures[fut]] = fut.result()
+        except BaseException:  # one failed (or Ctrl-C): do not train the rest first
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     models = []
     for i, c in enumerate(cfgs):
         state = {"config": c.to_dict(), "nets": [weights[(i, k)] for k in range(c.members)]}
