@@ -186,11 +186,13 @@ def test_training_is_seeded_and_checkpoints_round_trip(tmp_path):
 
 
 def test_networks_trained_in_worker_processes_equal_those_trained_in_one():
+    from dataclasses import replace
+
     from tools.forecasting.training import ContextEnsemble
 
     data = _seasonal(n_series=4, T=80)
     cfg = ModelConfig(horizon=5, season=7, freq="D", context=14, **{**TINY, "steps": 20})
-    cfg = ModelConfig(**{**cfg.__dict__, "members": 2, "seed": 3})
+    cfg = replace(cfg, members=2, seed=3)
     one = ContextEnsemble.fit(data, cfg, (7, 14), device="cpu", progress=False)
     two = ContextEnsemble.fit(data, cfg, (7, 14), device="cpu", progress=False, jobs=2)
     assert [m.config for m in two.models] == [m.config for m in one.models]

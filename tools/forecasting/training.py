@@ -283,12 +283,13 @@ def _train_net(
 
 
 def _member_weights(data: Dataset, cfg: ModelConfig, k: int, device: str | None, threads: int):
-    """In a worker process: member ``k`` of ``cfg`` trained on ``data``, its weights on the CPU."""
-    torch.set_num_threads(threads)
-    dev = pick_device(device)
-    panel = make_panel(data, cfg, dev)
-    net = _train_net(panel, _origins(panel, cfg, dev), cfg, k, dev)
-    return {name: t.cpu() for name, t in net.state_dict().items()}
+    """In a worker process: member ``k`` of ``cfg`` trained on ``data``, its weights on the CPU.
+
+    A one-member model seeded ``cfg.seed + k`` is that member (see :func:`_train_net`).
+    """
+    one = replace(cfg, seed=cfg.seed + k, members=1)
+    model = GlobalModel.fit(data, one, device=device, progress=False, threads=threads)
+    return model.state()["nets"][0]
 
 
 class GlobalModel:
